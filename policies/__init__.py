@@ -1,0 +1,1 @@
+"""The shipped verification policies (TOML), installed as ``trustgen.policies``."""

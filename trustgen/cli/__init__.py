@@ -1,0 +1,81 @@
+"""The ``trustgen`` command: parse, call one library function, render. No logic lives here.
+
+Each command group sits in its own module and imports heavy libraries (torch, c2pa, diffusers)
+only inside the command body, so ``trustgen --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .._version import __version__
+from ..errors import TrustgenError
+from ._render import fail
+
+_COMMANDS = (
+    ("keys", "keys"),
+    ("generate", "generate"),
+    ("sign", "sign"),
+    ("verify", "verify"),
+    ("watermark", "watermark"),
+    ("detect", "detect"),
+    ("detector", "detect"),
+)
+
+
+class _Main(click.Group):
+    """Commands are imported on first use, so one slow module never slows ``--help``."""
+
+    def list_commands(self, ctx):
+        return sorted(name for name, _ in _COMMANDS)
+
+    def get_command(self, ctx, name):
+        import importlib
+
+        module = dict(_COMMANDS).get(name)
+        if module is None:
+            return None
+        try:
+            mod = importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as err:
+            if err.name and err.name.startswith(f"{__name__}.{module}"):
+                return None  # this command group is not part of this build
+            raise
+        return getattr(mod, name.replace("-", "_") + "_command", None)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trustgen")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Generate accountable images and verify where images came from.
+
+    Exit codes: 0 done (every file passed), 1 a verification did not pass, 2 usage or input error.
+    """
+    ctx.obj = {"debug": debug}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: turns ``TrustgenError`` into one line on stderr and exit code 2."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=argv, prog_name="trustgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except TrustgenError as err:
+        if debug:
+            raise
+        fail(str(err))
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,46 @@
+"""One exception hierarchy; every message is written for the person at the terminal.
+
+A ``TrustgenError`` means trustgen could not do what was asked at all. Findings about an
+image (a tampered manifest, no watermark) are evidence, never exceptions.
+"""
+
+from __future__ import annotations
+
+
+class TrustgenError(Exception):
+    """Base class: ``str(err)`` is one line fit to show a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.message = message
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class InputError(TrustgenError):
+    """A file or argument the user gave cannot be used (missing, unreadable, wrong kind)."""
+
+
+class OutputExistsError(InputError):
+    """The output path exists and overwriting was not asked for."""
+
+
+class ConfigError(TrustgenError):
+    """Configuration (identity, trust settings, model folder) is missing or inconsistent."""
+
+
+class PolicyError(ConfigError):
+    """A policy file is malformed; the message names the file, line and field."""
+
+
+class SigningError(TrustgenError):
+    """Content credentials could not be created (refused certificate, unsupported format)."""
+
+
+class WatermarkError(TrustgenError):
+    """An image cannot carry or be read for a watermark (too small, unsupported mode)."""
+
+
+class DependencyError(TrustgenError):
+    """An optional dependency needed for this operation is not installed."""
