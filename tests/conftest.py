@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny real pipelines, a per-session development identity, the C2PA fixtures.
+
+Tests never touch the user's real identity: TRUSTGEN_HOME points at a fresh folder for the whole
+session, and nothing may reach a model hub.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["TRUSTGEN_HOME"] = tempfile.mkdtemp(prefix="trustgen-test-home-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+sys.path.insert(0, str(Path(__file__).parent))
+
+REPO = Path(__file__).resolve().parents[1]
+C2PA_FIXTURES = REPO.parent / "shared" / "fixtures" / "c2pa"
+
+
+@pytest.fixture(scope="session")
+def identity():
+    """The development identity (root -> intermediate -> ES256 leaf) in the session's home."""
+    from trustgen.credentials.keys import init_identity, load_identity
+
+    home = Path(os.environ["TRUSTGEN_HOME"])
+    try:
+        return load_identity(home)
+    except Exception:
+        return init_identity(home)
+
+
+@pytest.fixture(scope="session")
+def tiny_unconditional(tmp_path_factory) -> Path:
+    from tiny_pipelines import save_unconditional
+
+    return save_unconditional(tmp_path_factory.mktemp("pipelines") / "tiny-ddim")
+
+
+@pytest.fixture(scope="session")
+def tiny_text_to_image(tmp_path_factory) -> Path:
+    from tiny_pipelines import save_text_to_image
+
+    return save_text_to_image(tmp_path_factory.mktemp("pipelines") / "tiny-sd")
+
+
+@pytest.fixture(scope="session")
+def c2pa_fixtures() -> Path:
+    if not (C2PA_FIXTURES / "expected.json").is_file():
+        pytest.skip(f"C2PA reference fixtures not found at {C2PA_FIXTURES}")
+    return C2PA_FIXTURES

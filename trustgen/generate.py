@@ -1,0 +1,298 @@
+"""TrustedPipeline: every image a diffusers pipeline makes leaves watermarked and signed.
+
+The wrapper composes a pipeline rather than subclassing it, so any diffusers pipeline object
+works. It owns the initial latents (drawn from one seeded ``torch.Generator`` per image) so the
+seed is recorded and in-generation watermarks can take over the latents later. For each image it
+embeds the watermark, then signs the C2PA manifest over the watermarked pixels, all in memory:
+nothing touches disk until ``GeneratedImage.save`` writes the signed file atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+from .errors import InputError
+from .evidence import Provenance
+from .imageio import atomic_write, encode_image
+
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+
+
+def default_model_path() -> Path:
+    """The small model shipped inside the package (trained by training/default_model/)."""
+    from importlib.resources import files
+
+    return Path(str(files("trustgen") / "models" / "default"))
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One output: the watermarked pixels, the signed file bytes, and what they attest."""
+
+    image: Any  # PIL.Image.Image with the watermark embedded
+    data: bytes  # the encoded file with its C2PA manifest
+    format: str
+    provenance: Provenance
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        return atomic_write(path, self.data, overwrite=overwrite)
+
+
+class TrustedPipeline:
+    """Wrap a diffusers pipeline so that each output carries a watermark and content credentials.
+
+    ``identity`` (a ``trustgen.credentials.keys.Identity``) supplies both the C2PA signer and the
+    watermark key; without one, the local identity (``trustgen keys init``) is loaded.
+    """
+
+    def __init__(
+        self,
+        pipeline: Any,
+        *,
+        identity: Any = None,
+        model_id: str | None = None,
+        record_prompt: bool = False,
+        training_mining: str = "notAllowed",
+        thumbnail: bool = True,
+    ):
+        for name in ("unet", "scheduler"):
+            if getattr(pipeline, name, None) is None:
+                raise InputError(f"pipeline {type(pipeline).__name__} has no {name}; cannot wrap it")
+        self.pipeline = pipeline
+        self.identity = identity
+        self.model_id = model_id or _model_id(pipeline)
+        self.record_prompt = record_prompt
+        self.training_mining = training_mining
+        self.thumbnail = thumbnail
+        self._model_sha256: str | None = None
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> "TrustedPipeline":
+        """Load a local folder in diffusers' layout (``model_index.json``); never downloads.
+
+        ``path=None`` loads trustgen's embedded default model.
+        """
+        from .imageio import read_file
+
+        folder = Path(path) if path is not None else default_model_path()
+        if not folder.exists():
+            raise InputError("no such model folder", path=folder)
+        if not folder.is_dir():
+            raise InputError("not a folder; expected a diffusers pipeline folder", path=folder)
+        if not (folder / "model_index.json").is_file():
+            raise InputError("no model_index.json: not a diffusers pipeline folder", path=folder)
+        read_file(folder / "model_index.json")
+        import diffusers
+
+        diffusers.utils.logging.set_verbosity_error()
+        try:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(f"cannot load the pipeline: {first}", path=folder) from None
+        kwargs.setdefault("model_id", "trustgen-default" if path is None else folder.name)
+        return cls(pipe, **kwargs)
+
+    @property
+    def is_text_conditioned(self) -> bool:
+        return "prompt" in inspect.signature(self.pipeline.__call__).parameters
+
+    @property
+    def model_sha256(self) -> str:
+        """SHA-256 over every weight tensor of every component, in a stable order."""
+        if self._model_sha256 is None:
+            self._model_sha256 = _weights_sha256(self.pipeline)
+        return self._model_sha256
+
+    def __call__(
+        self,
+        prompt: str | None = None,
+        *,
+        num_images: int = 1,
+        num_inference_steps: int = 50,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        output_format: str = "png",
+        quality: int = 95,
+        **pipeline_kwargs: Any,
+    ) -> list[GeneratedImage]:
+        """Run the full sampler for ``num_images`` images; image ``i`` uses seed ``seed + i``."""
+        from . import watermark
+        from .credentials.sign import sign_generated
+
+        output_format = output_format.lower().replace("jpg", "jpeg")
+        if output_format not in OUTPUT_FORMATS:
+            raise InputError(f"unsupported output format {output_format!r}; use png, jpeg or webp")
+        if num_images < 1:
+            raise InputError("number of images must be at least 1")
+        if num_inference_steps < 1:
+            raise InputError("number of steps must be at least 1")
+        if prompt is not None and not self.is_text_conditioned:
+            raise InputError(
+                f"model {self.model_id!r} is unconditional ({type(self.pipeline).__name__}); "
+                "it takes no prompt"
+            )
+        identity = self._identity()
+        signer = identity.signer()
+        seed = secrets.randbits(31) if seed is None else int(seed)
+        seeds = [seed + i for i in range(num_images)]
+
+        if self.is_text_conditioned:
+            pixels, params = self._sample_text(
+                prompt or "", seeds, num_inference_steps, guidance_scale, height, width,
+                pipeline_kwargs,
+            )
+        else:
+            if height or width or guidance_scale is not None or pipeline_kwargs:
+                raise InputError(
+                    f"model {self.model_id!r} is unconditional; it takes no size, guidance or "
+                    "pipeline arguments"
+                )
+            pixels, params = self._sample_unconditional(seeds, num_inference_steps)
+
+        outputs = []
+        for image, image_seed in zip(pixels, seeds):
+            provenance = self._provenance(image, image_seed, prompt, params)
+            marked = watermark.embed(image, provenance.content_id, key=identity.watermark_key)
+            data = sign_generated(
+                encode_image(marked, output_format, quality=quality),
+                output_format,
+                provenance,
+                signer,
+                training_mining=self.training_mining,
+                thumbnail=self.thumbnail,
+            )
+            outputs.append(GeneratedImage(marked, data, output_format, provenance))
+        return outputs
+
+    # -- sampling ---------------------------------------------------------------------------
+
+    def _generators(self, seeds: list[int]):
+        import torch
+
+        return [torch.Generator("cpu").manual_seed(s) for s in seeds]
+
+    def _initial_latents(self, seeds: list[int], shape: tuple[int, ...]):
+        """One latent tensor per seed, drawn on the CPU so results match across devices."""
+        import torch
+
+        unet = self.pipeline.unet
+        latents = [torch.randn(shape, generator=g, dtype=torch.float32) for g in self._generators(seeds)]
+        return torch.stack(latents).to(device=unet.device, dtype=unet.dtype)
+
+    def _sample_text(self, prompt, seeds, steps, guidance_scale, height, width, extra):
+        """Text-to-image pipelines take ``latents``; the prompt passes straight through."""
+        pipe = self.pipeline
+        if "latents" not in inspect.signature(pipe.__call__).parameters:
+            raise InputError(f"{type(pipe).__name__} does not accept initial latents; cannot wrap it")
+        scale = getattr(pipe, "vae_scale_factor", 8)
+        sample = pipe.unet.config.sample_size
+        height = height or sample * scale
+        width = width or sample * scale
+        if height % scale or width % scale:
+            raise InputError(f"height and width must be multiples of {scale}")
+        latents = self._initial_latents(
+            seeds, (pipe.unet.config.in_channels, height // scale, width // scale)
+        )
+        kwargs = dict(extra)
+        call_params = inspect.signature(pipe.__call__).parameters
+        if guidance_scale is None and "guidance_scale" in call_params:
+            guidance_scale = call_params["guidance_scale"].default
+        if guidance_scale is not None:
+            kwargs["guidance_scale"] = guidance_scale
+        result = pipe(
+            prompt=[prompt] * len(seeds),
+            height=height,
+            width=width,
+            num_inference_steps=steps,
+            latents=latents,
+            generator=self._generators(seeds),
+            output_type="pil",
+            **kwargs,
+        )
+        return list(result.images), {"steps": steps, "guidance_scale": guidance_scale}
+
+    def _sample_unconditional(self, seeds, steps):
+        """Unconditional pipelines (DDPM, DDIM, LDM) take no ``latents`` argument, so the wrapper
+        runs their denoising loop itself, with the pipeline's own unet, scheduler, decoder and
+        progress bar."""
+        import torch
+
+        pipe = self.pipeline
+        unet, scheduler = pipe.unet, pipe.scheduler
+        size = unet.config.sample_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        generators = self._generators(seeds)
+        latents = self._initial_latents(seeds, (unet.config.in_channels, *size))
+        latents = latents * scheduler.init_noise_sigma
+        scheduler.set_timesteps(steps)
+        step_params = inspect.signature(scheduler.step).parameters
+        step_kwargs = {"generator": generators} if "generator" in step_params else {}
+        with torch.no_grad():
+            for t in pipe.progress_bar(scheduler.timesteps):
+                model_input = scheduler.scale_model_input(latents, t)
+                noise_pred = unet(model_input, t).sample
+                latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
+            decoder = getattr(pipe, "vqvae", None) or getattr(pipe, "vae", None)
+            if decoder is not None:
+                latents = latents / getattr(decoder.config, "scaling_factor", 1.0)
+                latents = decoder.decode(latents).sample
+        images = (latents / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).float().numpy()
+        return pipe.numpy_to_pil(images), {"steps": steps, "guidance_scale": None}
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _identity(self):
+        if self.identity is None:
+            from .credentials.keys import load_identity
+
+            self.identity = load_identity()
+        return self.identity
+
+    def _provenance(self, image, seed: int, prompt: str | None, params: dict) -> Provenance:
+        from . import watermark
+
+        return Provenance(
+            content_id=watermark.new_content_id(),
+            model_id=self.model_id,
+            model_sha256=self.model_sha256,
+            pipeline=type(self.pipeline).__name__,
+            scheduler=type(self.pipeline.scheduler).__name__,
+            steps=params["steps"],
+            guidance_scale=params["guidance_scale"],
+            seed=seed,
+            width=image.width,
+            height=image.height,
+            prompt_sha256=None if prompt is None else hashlib.sha256(prompt.encode()).hexdigest(),
+            prompt=prompt if self.record_prompt else None,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            generator=f"trustgen/{__version__}",
+        )
+
+
+def _model_id(pipeline: Any) -> str:
+    name = getattr(getattr(pipeline, "config", None), "_name_or_path", None)
+    return Path(name).name if name else type(pipeline).__name__
+
+
+def _weights_sha256(pipeline: Any) -> str:
+    """Hash tensors as raw bytes (dtype-agnostic via a uint8 view), components sorted by name."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, component in sorted(pipeline.components.items()):
+        if not isinstance(component, torch.nn.Module):
+            continue
+        for key, tensor in sorted(component.state_dict().items()):
+            digest.update(f"{name}.{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
