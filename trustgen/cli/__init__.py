@@ -6,8 +6,6 @@ only inside the command body, so ``trustgen --help`` starts fast.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .._version import __version__
@@ -26,7 +24,8 @@ _COMMANDS = (
 
 
 class _Main(click.Group):
-    """Commands are imported on first use, so one slow module never slows ``--help``."""
+    """Commands are imported on first use, so one slow module never slows ``--help``; a
+    ``TrustgenError`` from any command becomes one line on stderr and exit code 2."""
 
     def list_commands(self, ctx):
         return sorted(name for name, _ in _COMMANDS)
@@ -45,37 +44,25 @@ class _Main(click.Group):
             raise
         return getattr(mod, name.replace("-", "_") + "_command", None)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TrustgenError as err:
+            if ctx.params.get("debug"):
+                raise
+            fail(str(err))
+
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trustgen")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Generate accountable images and verify where images came from.
 
     Exit codes: 0 done (every file passed), 1 a verification did not pass, 2 usage or input error.
     """
-    ctx.obj = {"debug": debug}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: turns ``TrustgenError`` into one line on stderr and exit code 2."""
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
-    try:
-        cli.main(args=argv, prog_name="trustgen", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except TrustgenError as err:
-        if debug:
-            raise
-        fail(str(err))
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    sys.exit(0)
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="trustgen")
