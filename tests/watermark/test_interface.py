@@ -1,0 +1,68 @@
+"""embed/detect contract: modes, sizes, ids, keys, p-values."""
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trustgen import watermark as wm
+from trustgen.errors import WatermarkError
+from trustgen.watermark import payload
+
+
+def test_new_content_id_is_48_bit_hex_and_fresh():
+    ids = {wm.new_content_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{12}", i) for i in ids)
+
+
+@pytest.mark.parametrize("bad", ["", "xyz", "0123456789abc", "0123456789a"])
+def test_bad_content_id_is_refused(astronaut, bad):
+    with pytest.raises(WatermarkError, match="content id"):
+        wm.embed(astronaut, bad)
+
+
+@pytest.mark.parametrize("size", [(255, 512), (512, 100)])
+def test_small_image_is_refused_not_left_unmarked(size):
+    img = Image.new("RGB", size, (120, 80, 40))
+    with pytest.raises(WatermarkError, match="at least 256"):
+        wm.embed(img, wm.new_content_id())
+
+
+def test_unknown_scheme_is_refused(astronaut):
+    with pytest.raises(WatermarkError, match="unknown watermark scheme"):
+        wm.embed(astronaut, wm.new_content_id(), scheme="nope")
+
+
+def test_rgba_keeps_alpha_and_mark(astronaut):
+    rgba = astronaut.copy()
+    alpha = Image.fromarray(np.tile(np.arange(512, dtype=np.uint8)[None] // 2, (512, 1)))
+    rgba.putalpha(alpha)
+    cid = wm.new_content_id()
+    marked = wm.embed(rgba, cid)
+    assert marked.mode == "RGBA" and marked.size == rgba.size
+    assert np.array_equal(np.asarray(marked.getchannel("A")), np.asarray(alpha))
+    ev = wm.detect(marked)
+    assert ev.detected and ev.content_id == cid
+
+
+def test_input_image_is_not_modified(astronaut):
+    before = np.asarray(astronaut).copy()
+    wm.embed(astronaut, wm.new_content_id())
+    assert np.array_equal(np.asarray(astronaut), before)
+
+
+def test_binomial_tail_is_a_p_value():
+    assert payload.binomial_tail(0, 32) == 2.0**-32
+    assert payload.binomial_tail(32, 32) == 1.0
+    rng = np.random.default_rng(0)
+    errors = rng.binomial(32, 0.5, size=20000)
+    p = np.array([payload.binomial_tail(int(e), 32) for e in errors])
+    for a in (0.01, 0.05, 0.2, 0.5):
+        assert (p <= a).mean() <= a + 0.01
+
+
+def test_bad_key_is_refused(astronaut):
+    with pytest.raises(WatermarkError, match="key"):
+        wm.embed(astronaut, wm.new_content_id(), key=b"short")

@@ -1,0 +1,112 @@
+"""``trustgen watermark embed|detect``: mark one image, or read the marks in many."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigError, InputError, TrustgenError
+from ._render import error_line, json_line, table
+
+
+def _read_key_file(path: str) -> bytes:
+    from ..imageio import read_file
+
+    data = read_file(path)
+    text = data.strip()
+    try:
+        key = bytes.fromhex(text.decode("ascii")) if text else b""
+    except (UnicodeDecodeError, ValueError):
+        key = data
+    if len(key) < 16:
+        raise InputError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
+    return key
+
+
+def _identity_key() -> bytes | None:
+    """The local signing identity's watermark key, or None when there is no identity."""
+    try:
+        from ..credentials.keys import load_identity
+    except ImportError:
+        return None
+    try:
+        return load_identity().watermark_key
+    except ConfigError:
+        return None
+
+
+def _with_path(err: TrustgenError, path: str) -> TrustgenError:
+    return err if err.path else type(err)(err.message, path=path)
+
+
+@click.group("watermark")
+def watermark_command() -> None:
+    """Embed or detect invisible watermarks carrying a content id."""
+
+
+@watermark_command.command("embed")
+@click.argument("src", metavar="IN")
+@click.option("-o", "--output", "out", required=True, help="Output image (.png, .jpg or .webp).")
+@click.option("--content-id", help="12 hex digits to embed (default: a fresh random id).")
+@click.option("--scheme", help="Watermark scheme (default: trustgen's own).")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="Watermark key (raw or hex, >= 16 bytes); default: the local identity's "
+                   "key, else the public key.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def embed_command(src, out, content_id, scheme, key_file, overwrite):
+    """Write IN with a watermark carrying a content id to OUT."""
+    from .. import watermark
+    from ..imageio import atomic_write, check_writable, decode_image, encode_image
+    from ..imageio import format_for_path, read_file
+
+    fmt = format_for_path(out)
+    if fmt not in ("png", "jpeg", "webp"):
+        raise InputError("cannot write this format; name the output .png, .jpg or .webp", path=out)
+    check_writable(out, overwrite=overwrite)
+    key = _read_key_file(key_file) if key_file else _identity_key()
+    content_id = content_id or watermark.new_content_id()
+    watermark.payload.parse_content_id(content_id)
+    image = decode_image(read_file(src), path=src)
+    try:
+        marked = watermark.embed(image, content_id, key=key,
+                                 scheme=scheme or watermark.DEFAULT_SCHEME)
+    except TrustgenError as err:
+        raise _with_path(err, src) from None
+    atomic_write(out, encode_image(marked, fmt), overwrite=overwrite)
+    click.echo(f"{out}: content id {content_id.lower()} "
+               f"({scheme or watermark.DEFAULT_SCHEME}, key: "
+               f"{'given' if key_file else 'identity' if key else 'public'})")
+
+
+@watermark_command.command("detect")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--scheme", "schemes", multiple=True, help="Read only this scheme (repeatable).")
+@click.option("--key-file", "key_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Also try this watermark key (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def detect_command(ctx, files, schemes, key_files, as_json):
+    """Read the watermark in each FILE. Exit 0 when every file was read, 2 if one could not be."""
+    from .. import watermark
+    from ..imageio import decode_image, read_file
+
+    keys = [_read_key_file(k) for k in key_files]
+    own = _identity_key()
+    if own:
+        keys.append(own)
+    rows, failed = [], False
+    for path in files:
+        try:
+            image = decode_image(read_file(path), path=path)
+            ev = watermark.detect(image, keys=keys, schemes=schemes or None)
+        except TrustgenError as err:
+            error_line(str(_with_path(err, path)))
+            failed = True
+            continue
+        if as_json:
+            json_line({"path": path, **ev.to_dict()})
+        else:
+            rows.append((path, "yes" if ev.detected else "no", ev.scheme, ev.content_id,
+                         f"{ev.p_value:.2e}", ev.bit_errors))
+    if rows:
+        table(rows, ("file", "watermark", "scheme", "content id", "p-value", "bit errors"))
+    ctx.exit(2 if failed else 0)

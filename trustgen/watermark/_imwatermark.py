@@ -1,0 +1,73 @@
+"""Shared code for the invisible-watermark (``imwatermark``) schemes.
+
+Embedding calls the library itself, so marks are exactly what its users make. Decoding is a
+vectorised re-implementation of its dwtDct and dwtDctSvd readers (the library loops over 4x4
+blocks in Python and imports torch on import): the same bits, in a few milliseconds, which
+matters because ``detect`` runs on every verified file. Tests check both against the library.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The library's quantisation step for the U channel (its default ``scales``).
+STEP = 36.0
+
+
+def _u_blocks(rgb: np.ndarray) -> np.ndarray:
+    """The U-channel haar LL band of a uint8 RGB image, as (n, 16) 4x4 blocks.
+
+    Read in float, as the marks are written (diffusers and ``encode`` pass float images; in
+    float OpenCV centres U on 0.5, not 128, and a uint8 read misplaces every quantisation cell).
+    """
+    import cv2
+    import pywt
+
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1], dtype=np.float32)
+    u = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)[:, :, 1]
+    h, w = u.shape
+    ll = pywt.dwt2(u[: h // 4 * 4, : w // 4 * 4], "haar")[0]
+    bh, bw = ll.shape[0] // 4, ll.shape[1] // 4
+    blocks = ll[: bh * 4, : bw * 4].reshape(bh, 4, bw, 4).swapaxes(1, 2)
+    return blocks.reshape(-1, 16)
+
+
+def _vote(scores: np.ndarray, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bit mean score over the blocks that carry it (block i carries bit i mod n)."""
+    idx = np.arange(scores.size) % n_bits
+    sums = np.bincount(idx, weights=scores, minlength=n_bits)
+    counts = np.bincount(idx, minlength=n_bits)
+    means = sums / np.maximum(counts, 1)
+    return (means * 255 > 127).astype(np.uint8), means
+
+
+def decode_dwtdct(rgb: np.ndarray, n_bits: int) -> np.ndarray:
+    """Bits as ``WatermarkDecoder('bits', n).decode(float_bgr, 'dwtDct')`` reads them."""
+    blocks = _u_blocks(rgb)
+    pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
+    val = np.abs(blocks[np.arange(len(blocks)), pos])
+    return _vote(((val % STEP) > 0.5 * STEP).astype(np.float64), n_bits)[0]
+
+
+def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray:
+    """Bits as ``WatermarkDecoder('bits', n).decode(float_bgr, 'dwtDctSvd')`` reads them.
+
+    The largest singular value of a block's orthonormal DCT equals the block's own, so no DCT.
+    """
+    blocks = _u_blocks(rgb).reshape(-1, 4, 4)
+    s0 = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+    return _vote(((s0 % STEP) > 0.5 * STEP).astype(np.float64), n_bits)[0]
+
+
+def encode(rgb: np.ndarray, bits, method: str) -> np.ndarray:
+    """Embed ``bits`` with the library's own encoder (float input, as diffusers' SDXL does)."""
+    from imwatermark import WatermarkEncoder
+
+    encoder = WatermarkEncoder()
+    encoder.set_watermark("bits", [int(b) for b in bits])
+    bgr = rgb[:, :, ::-1].astype(np.float32)
+    if method == "rivaGan":
+        encoder.loadModel()
+        bgr = rgb[:, :, ::-1].copy()
+    out = encoder.encode(bgr, method)
+    return np.clip(np.rint(out[:, :, ::-1]), 0, 255).astype(np.uint8)

@@ -1,0 +1,33 @@
+"""invisible-watermark's dwtDct, carrying trustgen's keyed 48-bit id and a 32-bit presence tag.
+
+For comparison and compatibility: it is fast, but loses its payload to JPEG 50, downscaling or
+cropping (see benchmarks/watermark.py). It marks the U (chroma) channel, so not greyscale images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _imwatermark, payload
+
+NAME = "dwtDct"
+GREYSCALE = False
+TAG_BITS = 32
+N_BITS = payload.ID_BITS + TAG_BITS
+
+
+def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
+    return _imwatermark.encode(rgb, payload.framed_bits(key, NAME, content_id, TAG_BITS), NAME)
+
+
+def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
+    return _read_framed(_imwatermark.decode_dwtdct(rgb, N_BITS), keys, NAME)
+
+
+def _read_framed(bits, keys, name: str) -> list[payload.Reading]:
+    out = []
+    for key in keys:
+        cid, errors = payload.read_framed(bits, key, name, TAG_BITS)
+        out.append(payload.Reading(
+            payload.binomial_tail(errors, TAG_BITS), payload.format_content_id(cid), errors))
+    return out

@@ -1,0 +1,22 @@
+"""invisible-watermark's dwtDctSvd, carrying trustgen's keyed 48-bit id and a 32-bit tag.
+
+The spine's first scheme; kept for comparison. Chroma only, so not greyscale images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _imwatermark, payload
+from .dwtdct import N_BITS, TAG_BITS, _read_framed
+
+NAME = "dwtDctSvd"
+GREYSCALE = False
+
+
+def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
+    return _imwatermark.encode(rgb, payload.framed_bits(key, NAME, content_id, TAG_BITS), NAME)
+
+
+def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
+    return _read_framed(_imwatermark.decode_dwtdctsvd(rgb, N_BITS), keys, NAME)
