@@ -38,7 +38,8 @@ CASES = {
         state="trusted", signer=SIGNER, actions=("c2pa.opened",),
         ingredients=(Ingredient("A.jpg", "parentOf", ("claimSignature.mismatch",)),))),
     "credentials-invalid": ev(ManifestEvidence(state="invalid", codes=("assertion.dataHash.mismatch",))),
-    "credentials-untrusted": ev(ManifestEvidence(state="valid", signer=SIGNER, digital_source_type=AI)),
+    "untrusted-ai": ev(ManifestEvidence(state="valid", signer=SIGNER, digital_source_type=AI)),
+    "credentials-untrusted": ev(ManifestEvidence(state="valid", signer=SIGNER, digital_source_type=CAPTURE)),
     "credentials-remote": ev(ManifestEvidence(state="remote")),
     "ai-watermark": ev(watermark=WM),
     "likely-synthetic": ev(detector=SYNTH),
@@ -47,14 +48,14 @@ CASES = {
 }
 
 EXPECTED = {  # label -> action under each shipped policy
-    "default": dict(zip(LABELS, "pass pass warn fail warn warn warn warn warn fail".split())),
+    "default": dict(zip(LABELS, "pass pass warn fail warn warn warn warn warn warn fail".split())),
     "newsroom": dict(zip(LABELS, (
-        "reject verified needs-review reject needs-review needs-review reject needs-review "
+        "reject verified needs-review reject reject needs-review needs-review reject needs-review "
         "needs-review reject").split())),
     "moderation": dict(zip(LABELS, (
-        "label-as-AI allow label-as-AI review allow allow label-as-AI label-as-AI allow block"
-    ).split())),
-    "strict": dict(zip(LABELS, "pass pass fail fail fail fail fail fail fail fail".split())),
+        "label-as-AI allow label-as-AI review label-as-AI allow allow label-as-AI label-as-AI allow "
+        "block").split())),
+    "strict": dict(zip(LABELS, "pass pass fail fail fail fail fail fail fail fail fail".split())),
 }
 
 
@@ -99,7 +100,7 @@ def test_reasons_carry_the_deciding_evidence():
     assert any("content id 0123456789ab" in r and "p-value 1.0e-12" in r for r in reasons)
     _, reasons = classify(CASES["credentials-invalid"])
     assert "assertion.dataHash.mismatch" in reasons[0]
-    _, reasons = classify(CASES["credentials-untrusted"])
+    _, reasons = classify(CASES["untrusted-ai"])
     assert "Desk Camera" in reasons[0] and "trainedAlgorithmicMedia" in reasons[0]
     _, reasons = classify(CASES["likely-synthetic"])
     assert "0.93" in reasons[-1] and "tiny-det" in reasons[-1]

@@ -27,6 +27,7 @@ LABELS = {
         "fails validation, or an AI watermark is present"
     ),
     "credentials-invalid": "credentials present but tampered or invalid",
+    "untrusted-ai": "credentials intact from a signer not trusted, declaring AI generation",
     "credentials-untrusted": "credentials intact, signer not trusted",
     "credentials-remote": "credentials stored at a URL that was not fetched",
     "ai-watermark": "no credentials, but a known AI watermark",
@@ -75,6 +76,7 @@ class Policy:
     detector_threshold: float | None = None
     detector_target_fpr: float | None = None
     digest: str = field(default="", compare=False)
+    text: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def load(cls, name_or_path: "str | Path | Policy" = "default") -> "Policy":
@@ -83,6 +85,10 @@ class Policy:
             return name_or_path
         text, source, base = _read_source(name_or_path)
         return _parse(text, source, base)
+
+    def field_error(self, table: str, key: str, why: str) -> PolicyError:
+        """A ``PolicyError`` pointing at ``[table] key`` in this policy's file."""
+        return _error(self.source, _line_of(self.text, table, key), f"{table}.{key}", why)
 
     def decide(self, evidence: Evidence) -> Verdict:
         label, reasons = classify(evidence, max_p_value=self.max_p_value)
@@ -214,6 +220,7 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
         detector_threshold=fraction("detector", "threshold", det),
         detector_target_fpr=fraction("detector", "target_fpr", det),
         digest=hashlib.sha256(text.encode()).hexdigest(),
+        text=text,
     )
 
 
@@ -258,8 +265,8 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
         mismatch = _content_id_check(m, wm, watermark_found)
         if m.declares_ai:
             reasons.append(f"They declare the image AI-generated ({_short(m.digital_source_type)}).")
-            reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True) + mismatch
-            return "trusted-ai", reasons
+            reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
+            return "trusted-ai", reasons + _ingredient_flags(m) + mismatch
         reasons.append(f"They declare capture or editing, not AI generation ({_declared(m)}).")
         flags = _ingredient_flags(m)
         if watermark_found:
@@ -280,9 +287,9 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
         reasons.append("Content credentials are stored at a remote URL that was not fetched (allow_remote is off).")
     if reasons:
         reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
-        label = {"invalid": "credentials-invalid", "error": "credentials-invalid",
-                 "valid": "credentials-untrusted", "remote": "credentials-remote"}[m.state]
-        return label, reasons
+        if m.state == "valid":
+            return ("untrusted-ai" if m.declares_ai else "credentials-untrusted"), reasons
+        return ("credentials-remote" if m.state == "remote" else "credentials-invalid"), reasons
 
     reasons.append("No content credentials." if m is not None else "Content credentials were not checked.")
     reasons += _watermark_sentences(wm, watermark_found, max_p_value)

@@ -1,0 +1,224 @@
+"""Gather every signal about an image and ask a policy for one verdict.
+
+A ``Verifier`` resolves everything expensive once (trust anchors, watermark keys, the detector
+network) so that a moderation worker or a batch run pays only for the per-image work, and holds
+no per-call state, so one instance can be shared by threads. Each signal is ``None`` in the
+evidence when it was not checked, which a policy reports differently from "checked, nothing found".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._version import __version__
+from .errors import ConfigError, InputError, PolicyError, WatermarkError
+from .evidence import DetectorEvidence, Evidence, Verdict
+from .imageio import decode_image, format_for_path, read_file, sha256_hex, sniff_format
+from .policy import Policy
+
+__all__ = ["Verdict", "Verifier", "verify"]
+
+
+class Verifier:
+    """Verify many images under one policy.
+
+    ``trust`` (a ``TrustConfig``) and ``watermark_keys`` add to what the policy names; the local
+    identity's root and watermark key are added when the policy's ``local_identity`` /
+    ``local_identity_key`` say so and an identity exists. ``detector`` is ``True`` (load the
+    shipped detector if the policy enables it), ``False`` (never run it), or a fitted
+    ``SyntheticImageDetector``.
+    """
+
+    def __init__(
+        self,
+        policy: "str | os.PathLike | Policy" = "default",
+        *,
+        trust=None,
+        watermark_keys: Sequence[bytes] = (),
+        detector: Any = True,
+    ):
+        from .credentials.trust import TrustConfig
+
+        self.policy = Policy.load(policy)
+        p = self.policy
+        identity = _local_identity() if (p.local_identity or p.watermark_local_key) else None
+
+        combined = TrustConfig.from_files(p.trust_anchors, allow_remote=p.allow_remote)
+        if trust is not None:
+            combined = combined.merged(trust)
+        if identity is not None and p.local_identity:
+            combined = combined.merged(TrustConfig.for_identity(identity))
+        self.trust = dataclasses.replace(
+            combined, eku_oids=p.ekus or combined.eku_oids, ocsp=p.ocsp or combined.ocsp,
+        )
+
+        self.watermark_keys: tuple[bytes, ...] = ()
+        self.watermark_schemes: tuple[str, ...] | None = None
+        if p.watermark:
+            keys = list(watermark_keys) + [_read_key(f) for f in p.watermark_key_files]
+            if identity is not None and p.watermark_local_key:
+                local = _identity_key(identity)
+                keys += [local] if local else []
+            self.watermark_keys = tuple(dict.fromkeys(keys))
+            self.watermark_schemes = _check_schemes(p)
+
+        self.detector = None
+        self.detector_threshold: float | None = None
+        if p.detector and detector is not False and detector is not None:
+            self.detector = _load_detector() if detector is True else detector
+            self.detector_threshold = _threshold(self.detector, p)
+
+    # -- the per-image work -------------------------------------------------------------------
+
+    def verify(self, path: str | os.PathLike, *, detached: bytes | None = None) -> Verdict:
+        """The verdict for one file; an unreadable file is an ``error`` verdict, not an exception."""
+        try:
+            data = read_file(path)
+        except InputError as err:
+            return self.error(path, str(err))
+        return self.verify_bytes(data, filename=str(path), detached=detached)
+
+    def verify_bytes(self, data: bytes, filename: str | None = None, *,
+                     detached: bytes | None = None) -> Verdict:
+        """The verdict for an image held in memory (an upload); ``filename`` only names it."""
+        from .credentials.read import read_credentials
+
+        fmt = sniff_format(data) or (format_for_path(filename) if filename else None)
+        manifest = read_credentials(data, fmt=fmt, trust=self.trust, path=filename, detached=detached)
+        base = Evidence(path=filename, sha256=sha256_hex(data), c2pa=manifest)
+        try:
+            image = decode_image(data, path=filename)
+        except InputError as err:
+            return self.policy.decide(dataclasses.replace(base, error=str(err)))
+        if image.mode != "RGB":  # via RGBA so palette transparency converts without a warning
+            image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
+        return self.policy.decide(dataclasses.replace(
+            base, watermark=self._watermark(image), detector=self._detect(image),
+        ))
+
+    def error(self, path: str | os.PathLike | None, message: str) -> Verdict:
+        """The policy's verdict for a file that could not be verified at all."""
+        return self.policy.decide(Evidence(path=None if path is None else str(path), error=message))
+
+    def _watermark(self, image):
+        if not self.policy.watermark:
+            return None
+        from .watermark import detect
+
+        try:
+            return detect(image, keys=self.watermark_keys, schemes=self.watermark_schemes)
+        except WatermarkError:
+            return None  # the image cannot carry a mark (too small): not checked, not "absent"
+
+    def _detect(self, image) -> DetectorEvidence | None:
+        if self.detector is None:
+            return None
+        probability = float(self.detector.predict_proba([image])[0, 1])
+        return DetectorEvidence(probability, self.detector_threshold, str(self.detector.model_id))
+
+    # -- identity of this configuration --------------------------------------------------------
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever a verdict could: policy text, anchors, keys, detector, version."""
+        parts = {
+            "version": __version__,
+            "policy": self.policy.digest or self.policy.name,
+            "anchors": hashlib.sha256(self.trust.anchors_pem.encode()).hexdigest(),
+            "ekus": list(self.trust.eku_oids),
+            "network": [self.trust.allow_remote, self.trust.ocsp],
+            "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
+            "schemes": self.watermark_schemes,
+            "detector": None if self.detector is None
+            else [str(self.detector.model_id), self.detector_threshold],
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+_SHARED: dict[str, Verifier] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" = "default") -> Verdict:
+    """One verdict for a file path or image bytes; reuses one ``Verifier`` per policy."""
+    key = str(policy)
+    with _SHARED_LOCK:
+        verifier = _SHARED.get(key)
+        if verifier is None:
+            verifier = _SHARED[key] = Verifier(policy)
+    if isinstance(source, (bytes, bytearray)):
+        return verifier.verify_bytes(bytes(source))
+    return verifier.verify(source)
+
+
+# -- loading helpers ---------------------------------------------------------------------------
+
+
+def _local_identity():
+    from .credentials.keys import load_identity
+
+    try:
+        return load_identity()
+    except ConfigError:
+        return None
+
+
+def _identity_key(identity) -> bytes | None:
+    """The identity's watermark key; an encrypted signing key just means no local key here."""
+    try:
+        return identity.watermark_key
+    except (TypeError, ValueError, OSError):
+        return None
+
+
+def _read_key(path: Path) -> bytes:
+    """A watermark key file: 32 raw bytes, or 64 hex digits."""
+    data = read_file(path)
+    if len(data) == 32:
+        return data
+    try:
+        key = bytes.fromhex(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError("a watermark key file holds 32 raw bytes or 64 hex digits", path=path)
+    return key
+
+
+def _check_schemes(policy: Policy) -> tuple[str, ...] | None:
+    if policy.watermark_schemes is None:
+        return None
+    from .watermark import SCHEMES
+
+    unknown = [s for s in policy.watermark_schemes if s not in SCHEMES]
+    if unknown:
+        raise policy.field_error(
+            "watermark", "schemes", f"unknown scheme {unknown[0]!r}; known: {', '.join(SCHEMES)}")
+    return policy.watermark_schemes
+
+
+def _load_detector():
+    from detectors import SyntheticImageDetector
+
+    return SyntheticImageDetector.load()
+
+
+def _threshold(detector, policy: Policy) -> float:
+    if policy.detector_threshold is not None:
+        return policy.detector_threshold
+    if policy.detector_target_fpr is not None:
+        at_fpr = getattr(detector, "threshold_at_fpr", None)
+        if at_fpr is None:
+            raise PolicyError(
+                f"field 'detector.target_fpr': detector {detector.model_id} has no calibration "
+                "for a target false-positive rate; set detector.threshold instead",
+                path=policy.source,
+            )
+        return float(at_fpr(policy.detector_target_fpr))
+    return float(detector.threshold_)
