@@ -1,0 +1,41 @@
+"""Trust configurations: explicit files, clear errors, unions."""
+
+from __future__ import annotations
+
+import pytest
+
+from trustgen.credentials.trust import DEFAULT_EKUS, TrustConfig
+from trustgen.errors import ConfigError
+
+
+def test_from_files_reads_anchors_and_eku_list(c2pa_fixtures, tmp_path):
+    trust = c2pa_fixtures / "trust"
+    cfg = TrustConfig.from_files([trust / "test_cert_root_bundle.pem"], trust / "store.cfg")
+    assert cfg.anchor_count == (trust / "test_cert_root_bundle.pem").read_text().count("BEGIN CERTIFICATE")
+    assert cfg.eku_oids[:2] == ("1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.36")
+    assert not cfg.allow_remote and not cfg.ocsp
+    assert TrustConfig().c2pa_settings()["verify"] == {
+        "verify_trust": True, "remote_manifest_fetch": False, "ocsp_fetch": False}
+    assert "trust_anchors" not in TrustConfig().c2pa_settings()["trust"]
+
+
+def test_bad_trust_files_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="trust anchor file not found"):
+        TrustConfig.from_files([tmp_path / "missing.pem"])
+    junk = tmp_path / "junk.pem"
+    junk.write_text("hello")
+    with pytest.raises(ConfigError, match="no PEM certificate"):
+        TrustConfig.from_files([junk])
+    cfg = tmp_path / "store.cfg"
+    cfg.write_text("// comment\n1.3.6.1.5.5.7.3.4\nemailProtection\n")
+    with pytest.raises(ConfigError, match=r"line 3: 'emailProtection' is not an OID"):
+        TrustConfig.from_files([], cfg)
+
+
+def test_merged_is_a_union(chains):
+    a = TrustConfig.from_files([chains["es256"].root])
+    b = TrustConfig.from_files([chains["ps256"].root, chains["es256"].root], allow_remote=True)
+    m = a.merged(b)
+    assert m.anchor_count == 2 and m.allow_remote and m.eku_oids == DEFAULT_EKUS
+    assert m == b.merged(a).__class__(m.anchors_pem, m.eku_oids, True, False)
+    assert hash(m) == hash(a.merged(b))

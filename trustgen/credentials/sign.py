@@ -1,0 +1,338 @@
+"""Manifests: what trustgen claims about an image, signed into the file by c2pa.
+
+Two kinds of claim. ``sign_generated`` states that trustgen made the image with a named model
+(``c2pa.created``, trainedAlgorithmicMedia, the generation record). ``sign_image`` signs images
+trustgen did not make: a file that already carries credentials becomes the parent ingredient
+(``c2pa.opened``), anything else is ``c2pa.created`` with the source type the user names.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+from pathlib import Path
+from typing import Iterable, NamedTuple, Sequence
+
+from .._version import __version__
+from ..errors import InputError, SigningError
+from ..imageio import (
+    MIME_TYPES, atomic_write, check_writable, decode_image, format_for_path, read_file, sniff_format,
+)
+from .keys import SignerSpec
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+#: The IPTC digital source type vocabulary, by the short names the CLI accepts.
+SOURCE_TYPES = (
+    "digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm", "print",
+    "minorHumanEdits", "humanEdits", "compositeWithTrainedAlgorithmicMedia",
+    "algorithmicallyEnhanced", "digitalCreation", "dataDrivenMedia", "trainedAlgorithmicMedia",
+    "algorithmicMedia", "screenCapture", "virtualRecording", "composite", "compositeCapture",
+    "compositeSynthetic",
+)
+
+#: C2PA actions a user may record; c2pa.created / c2pa.opened are trustgen's to choose.
+EDIT_ACTIONS = (
+    "c2pa.color_adjustments", "c2pa.converted", "c2pa.cropped", "c2pa.drawing", "c2pa.edited",
+    "c2pa.edited.metadata", "c2pa.filtered", "c2pa.orientation", "c2pa.placed",
+    "c2pa.published", "c2pa.redacted", "c2pa.removed", "c2pa.repackaged", "c2pa.resized",
+    "c2pa.transcoded", "c2pa.translated", "c2pa.watermarked", "c2pa.unknown",
+)
+
+RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
+
+#: Formats trustgen signs into (tested round trips); c2pa knows more, untested here.
+SIGNABLE_FORMATS = ("jpeg", "png", "webp")
+
+TRAINING_MINING = ("allowed", "notAllowed", "constrained")
+_TRAINING_ENTRIES = (
+    "cawg.ai_generative_training", "cawg.ai_inference", "cawg.ai_training", "cawg.data_mining",
+)
+
+#: Long edge of the embedded thumbnail; c2pa's default upscales to 1024 px (tens of KB).
+THUMBNAIL_LONG_EDGE = 256
+
+
+class IngredientSource(NamedTuple):
+    """A file that went into the signed image: its bytes, format, title and relationship."""
+
+    data: bytes
+    fmt: str | None
+    title: str
+    relationship: str = "componentOf"
+
+
+def source_type_uri(name: str) -> str:
+    """``digitalCapture`` or a full IPTC URI -> the URI; unknown names are an input error."""
+    if name.startswith(IPTC) and name[len(IPTC):] in SOURCE_TYPES:
+        return name
+    if name in SOURCE_TYPES:
+        return IPTC + name
+    raise InputError(f"unknown digital source type {name!r}; use one of: {', '.join(SOURCE_TYPES)}")
+
+
+def parse_action(spec: str | tuple) -> dict:
+    """``c2pa.cropped``, ``cropped`` or ``cropped:to 4:3`` -> a c2pa action object."""
+    if isinstance(spec, tuple):
+        name, description = spec
+    else:
+        name, _, description = spec.partition(":")
+    name = name.strip()
+    if "." not in name:
+        name = "c2pa." + name
+    if name.startswith("c2pa.") and name not in EDIT_ACTIONS:
+        raise InputError(f"unknown action {name!r}; use one of: {', '.join(EDIT_ACTIONS)}")
+    action = {"action": name, "softwareAgent": _software_agent()}
+    if description:
+        action["description"] = description.strip()
+    return action
+
+
+def sign_generated(
+    data: bytes,
+    fmt: str,
+    provenance,
+    signer: SignerSpec,
+    *,
+    training_mining: str | None = "notAllowed",
+    thumbnail: bool = True,
+) -> bytes:
+    """Sign an image trustgen generated; the hard binding covers the (watermarked) pixels.
+
+    ``training_mining`` fills every ``cawg.training-mining`` entry (None leaves it out).
+    """
+    mime = _mime(fmt)
+    agent = _software_agent()
+    agent["org.trustgen.model"] = provenance.model_id
+    assertions = [
+        _actions([{
+            "action": "c2pa.created",
+            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+            "softwareAgent": agent,
+        }]),
+        {"label": "org.trustgen.generation", "data": provenance.to_dict()},
+    ]
+    if training_mining is not None:
+        if training_mining not in TRAINING_MINING:
+            raise InputError(f"training_mining must be one of {TRAINING_MINING}, not {training_mining!r}")
+        assertions.append({
+            "label": "cawg.training-mining",
+            "data": {"entries": {k: {"use": training_mining} for k in _TRAINING_ENTRIES}},
+        })
+    title = f"{provenance.content_id}.{'jpg' if mime == 'image/jpeg' else mime.split('/')[1]}"
+    return _sign(_definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail)
+
+
+def sign_image(
+    data: bytes,
+    fmt: str | None,
+    signer: SignerSpec,
+    *,
+    source_type: str | None = None,
+    parent: IngredientSource | tuple | None = None,
+    ingredients: Iterable[IngredientSource | tuple] = (),
+    actions: Sequence[str | tuple] = (),
+    title: str = "image",
+    thumbnail: bool = True,
+    path: str | os.PathLike | None = None,
+) -> bytes:
+    """Sign an image trustgen did not generate; returns the signed file's bytes.
+
+    The parent is ``parent`` if given, else the image itself when it already carries
+    credentials (its manifest is kept as the parent ingredient's). With a parent the first
+    action is ``c2pa.opened``; without one it is ``c2pa.created`` with ``source_type``,
+    which is then required. ``source_type`` given together with a parent is recorded on the
+    edit actions (e.g. compositeWithTrainedAlgorithmicMedia after generative fill).
+    """
+    fmt = fmt or sniff_format(data)
+    mime = _mime(fmt, path=path)
+    decode_image(data, path=path)  # a truncated or corrupt input fails here, by name
+    ingredients = [IngredientSource(*i) for i in ingredients]
+    for ing in ingredients:
+        if ing.relationship not in RELATIONSHIPS:
+            raise InputError(f"unknown relationship {ing.relationship!r}; use one of {', '.join(RELATIONSHIPS)}")
+    parents = [i for i in ingredients if i.relationship == "parentOf"]
+    if parent is not None:
+        parents.insert(0, IngredientSource(*parent)._replace(relationship="parentOf"))
+    ingredients = [i for i in ingredients if i.relationship != "parentOf"]
+    credentialed = _has_manifest(data, mime)
+    if credentialed:
+        parents.insert(0, IngredientSource(data, fmt, Path(path).name if path else title, "parentOf"))
+    if len(parents) > 1:
+        which = "the input carries content credentials, so it is the parent; " if credentialed else ""
+        raise InputError(f"{which}an image has at most one parent ingredient", path=path)
+
+    uri = None if source_type is None else source_type_uri(source_type)
+    edits = [parse_action(a) for a in actions]
+    components = [f"ingredient-{i}" for i, ing in enumerate(ingredients) if ing.relationship == "componentOf"]
+    for edit in edits:
+        if edit["action"] in ("c2pa.placed", "c2pa.removed"):  # c2pa requires the link
+            if not components:
+                raise InputError(f"{edit['action']} needs an ingredient with relationship componentOf")
+            edit["parameters"] = {"ingredientIds": components}
+    if parents:
+        if uri is not None:
+            edits = edits or [parse_action("c2pa.edited")]
+            for e in edits:
+                e["digitalSourceType"] = uri
+        first = None
+    else:
+        if uri is None:
+            raise InputError(
+                "has no content credentials; say where it came from with a source type "
+                "(e.g. --source-type digitalCapture)", path=path,
+            )
+        first = {"action": "c2pa.created", "digitalSourceType": uri, "softwareAgent": _software_agent()}
+    assertions = [_actions([first] + edits)] if first else []
+    return _sign(
+        _definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail,
+        parent=parents[0] if parents else None, ingredients=ingredients, edits=edits if parents else (),
+    )
+
+
+def sign_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    signer: SignerSpec,
+    *,
+    source_type: str | None = None,
+    ingredients: Iterable[tuple[str | os.PathLike, str]] = (),
+    actions: Sequence[str] = (),
+    overwrite: bool = False,
+    thumbnail: bool = True,
+) -> Path:
+    """``trustgen sign``: INPUT is never modified; OUTPUT is written atomically, never INPUT."""
+    src, dst = Path(input_path), Path(output_path)
+    if dst == src or (dst.exists() and src.exists() and dst.resolve() == src.resolve()):
+        raise InputError("output would overwrite the input; choose another output path", path=dst)
+    check_writable(dst, overwrite=overwrite)
+    data = read_file(src)
+    fmt = sniff_format(data)
+    _mime(fmt, path=src)
+    out_fmt = format_for_path(dst)
+    if out_fmt is not None and out_fmt != fmt:
+        raise InputError(f"output extension says {out_fmt} but the image is {fmt}; signing does not convert", path=dst)
+    sources = []
+    for ing_path, relationship in ingredients:
+        ing_data = read_file(ing_path)
+        sources.append(IngredientSource(ing_data, sniff_format(ing_data), Path(ing_path).name, relationship))
+    signed = sign_image(
+        data, fmt, signer, source_type=source_type, ingredients=sources, actions=actions,
+        title=dst.name, thumbnail=thumbnail, path=src,
+    )
+    return atomic_write(dst, signed, overwrite=overwrite)
+
+
+def probe_sign(signer: SignerSpec) -> None:
+    """Sign a 16x16 image and discard it: c2pa checks the certificate only when signing."""
+    assertions = [_actions([{"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCreation"}])]
+    _sign(_definition("probe.png", "image/png", assertions), _probe_png(), "image/png", signer,
+          thumbnail=False)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None, ingredients=(), edits=()):
+    import c2pa
+
+    try:
+        builder = c2pa.Builder(definition, context=_builder_context(thumbnail))
+        try:
+            if parent is not None:
+                builder.add_ingredient(
+                    {"title": parent.title, "relationship": "parentOf"}, _mime(parent.fmt), io.BytesIO(parent.data)
+                )
+                builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
+            for i, ing in enumerate(ingredients):
+                builder.add_ingredient(
+                    {"title": ing.title, "relationship": ing.relationship, "label": f"ingredient-{i}"},
+                    _mime(ing.fmt), io.BytesIO(ing.data),
+                )
+            for action in edits:
+                builder.add_action(action)
+            out = io.BytesIO()
+            builder.sign(signer.c2pa_signer(), mime, io.BytesIO(data), out)
+        finally:
+            builder.close()
+    except c2pa.C2paError as err:
+        raise SigningError(_one_line(err)) from None
+    return out.getvalue()
+
+
+def _definition(title: str, mime: str, assertions: list) -> dict:
+    return {
+        "claim_generator_info": [{"name": "trustgen", "version": __version__}],
+        "title": title,
+        "format": mime,
+        "assertions": assertions,
+    }
+
+
+def _actions(actions: list) -> dict:
+    return {"label": "c2pa.actions.v2", "data": {"actions": actions}}
+
+
+def _software_agent() -> dict:
+    return {"name": "trustgen", "version": __version__}
+
+
+@functools.lru_cache(maxsize=2)
+def _builder_context(thumbnail: bool):
+    """One c2pa context per thumbnail setting, shared: building one parses settings each time."""
+    import c2pa
+
+    from .trust import DEFAULT_EKUS
+
+    return c2pa.Context.from_dict({
+        # c2pa verifies after signing; without an EKU list it accepts only emailProtection
+        "trust": {"trust_config": "\n".join(DEFAULT_EKUS) + "\n"},
+        "builder": {"thumbnail": {
+            "enabled": thumbnail, "long_edge": THUMBNAIL_LONG_EDGE, "format": "jpeg", "quality": "medium",
+        }},
+        "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+    })
+
+
+@functools.lru_cache(maxsize=1)
+def _reader_context():
+    import c2pa
+
+    return c2pa.Context.from_dict({"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
+
+
+def _has_manifest(data: bytes, mime: str) -> bool:
+    import c2pa
+
+    try:
+        c2pa.Reader(mime, io.BytesIO(data), context=_reader_context()).close()
+    except c2pa.C2paError.ManifestNotFound:
+        return False
+    except c2pa.C2paError:
+        return True  # present but broken: kept as parent, its failures recorded there
+    return True
+
+
+def _mime(fmt: str | None, *, path=None) -> str:
+    name = {"jpg": "jpeg", "image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}.get(fmt or "", fmt)
+    if name in SIGNABLE_FORMATS:
+        return MIME_TYPES[name]
+    what = f"{name} files" if name else "files of this type (not a recognised image)"
+    raise SigningError(
+        f"cannot embed content credentials into {what}; trustgen signs {', '.join(SIGNABLE_FORMATS)}",
+        path=path,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())

@@ -1,0 +1,126 @@
+"""Who a verifier trusts, passed in explicitly: anchors, accepted EKUs, network switches.
+
+c2pa has no trust anchors built in, so a reading with an empty ``TrustConfig`` can at best be
+``valid``: nobody sees ``trusted`` for a signer nobody chose to trust. Remote manifests and OCSP
+are off unless asked for, so verification works offline and leaks nothing by default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import ConfigError
+
+#: Extended key usages accepted on signing certificates (and on the time-stamp and OCSP
+#: responder certificates c2pa checks with the same list).
+DEFAULT_EKUS = (
+    "1.3.6.1.5.5.7.3.4",  # emailProtection
+    "1.3.6.1.5.5.7.3.36",  # documentSigning
+    "1.3.6.1.4.1.62558.2.1",  # C2PA claim signing
+    "1.3.6.1.5.5.7.3.8",  # timeStamping
+    "1.3.6.1.5.5.7.3.9",  # OCSPSigning
+    "1.3.6.1.4.1.311.76.59.1.9",  # Microsoft C2PA signing
+)
+
+_PEM_CERT = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s*[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----"
+)
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+
+
+def _certificates(text: str) -> list[str]:
+    return [m.group(0).strip() for m in _PEM_CERT.finditer(text)]
+
+
+def _read_text(path: str | Path, what: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} not found" if not p.exists() else f"{what} is not a file", path=p)
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {what}: {err}", path=p) from None
+
+
+def parse_eku_list(text: str, *, path: str | Path | None = None) -> tuple[str, ...]:
+    """c2pa's trust-config format: one OID a line; ``//`` and ``#`` start comments."""
+    oids: list[str] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("//", 1)[0].split("#", 1)[0].strip()
+        if not line:
+            continue
+        if not _OID.match(line):
+            raise ConfigError(f"line {lineno}: {line!r} is not an OID", path=path)
+        if line not in oids:
+            oids.append(line)
+    if not oids:
+        raise ConfigError("no extended key usage OIDs in trust configuration", path=path)
+    return tuple(oids)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """What a verifier trusts. Hashable, so readers can cache one c2pa context per config."""
+
+    anchors_pem: str = ""
+    eku_oids: tuple[str, ...] = DEFAULT_EKUS
+    allow_remote: bool = False
+    ocsp: bool = False
+
+    @classmethod
+    def from_files(
+        cls,
+        anchors: Iterable[str | Path] = (),
+        trust_config: str | Path | None = None,
+        *,
+        allow_remote: bool = False,
+    ) -> "TrustConfig":
+        """Anchors from PEM bundles (each must hold a certificate), EKUs from a c2pa store.cfg."""
+        certs: list[str] = []
+        for path in anchors:
+            found = _certificates(_read_text(path, "trust anchor file"))
+            if not found:
+                raise ConfigError("no PEM certificate in trust anchor file", path=path)
+            certs.extend(c for c in found if c not in certs)
+        ekus = DEFAULT_EKUS
+        if trust_config is not None:
+            ekus = parse_eku_list(_read_text(trust_config, "trust configuration"), path=trust_config)
+        return cls(anchors_pem="\n".join(certs), eku_oids=ekus, allow_remote=allow_remote)
+
+    @classmethod
+    def for_identity(cls, identity) -> "TrustConfig":
+        """Trust exactly the root of a local signing identity (``trustgen keys init``)."""
+        return cls.from_files([identity.root_path])
+
+    def merged(self, other: "TrustConfig") -> "TrustConfig":
+        """Union of anchors and EKUs; a network switch is on if either side turned it on."""
+        certs = _certificates(self.anchors_pem)
+        certs += [c for c in _certificates(other.anchors_pem) if c not in certs]
+        ekus = self.eku_oids + tuple(o for o in other.eku_oids if o not in self.eku_oids)
+        return TrustConfig(
+            anchors_pem="\n".join(certs),
+            eku_oids=ekus,
+            allow_remote=self.allow_remote or other.allow_remote,
+            ocsp=self.ocsp or other.ocsp,
+        )
+
+    @property
+    def anchor_count(self) -> int:
+        return len(_certificates(self.anchors_pem))
+
+    def c2pa_settings(self) -> dict:
+        """The settings document c2pa's Context takes for reading under this trust."""
+        trust = {"trust_config": "\n".join(self.eku_oids) + "\n"}
+        if self.anchors_pem:
+            trust["trust_anchors"] = self.anchors_pem + "\n"
+        return {
+            "trust": trust,
+            "verify": {
+                "verify_trust": True,
+                "remote_manifest_fetch": self.allow_remote,
+                "ocsp_fetch": self.ocsp,
+            },
+        }
