@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ._version import __version__
-from .errors import ConfigError, InputError, PolicyError, WatermarkError
+from .errors import ConfigError, DependencyError, InputError, PolicyError, WatermarkError
 from .evidence import DetectorEvidence, Evidence, Verdict
 from .imageio import decode_image, format_for_path, read_file, sha256_hex, sniff_format
 from .policy import Policy
@@ -204,8 +204,13 @@ def _check_schemes(policy: Policy) -> tuple[str, ...] | None:
 
 
 def _load_detector():
-    from detectors import SyntheticImageDetector
-
+    try:
+        from detectors import SyntheticImageDetector
+    except ImportError as err:
+        raise DependencyError(
+            f"the synthetic-image detector cannot be loaded ({err}); pass detector=False "
+            "(--no-detector) to verify without it"
+        ) from None
     return SyntheticImageDetector.load()
 
 
