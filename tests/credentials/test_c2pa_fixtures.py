@@ -74,3 +74,30 @@ def test_detached_manifest_verifies_its_asset(c2pa_fixtures, fixture_trust):
 def test_without_anchors_nothing_is_trusted(c2pa_fixtures):
     ev = read_credentials_file(c2pa_fixtures / "files" / "C.jpg", trust=TrustConfig())
     assert ev.state == "valid" and ev.codes == ("signingCredential.untrusted",)
+
+
+def test_verify_cli_matches_expected_json(c2pa_fixtures, expected):
+    """The issue's acceptance check, as a user runs it: `trustgen verify --json` on all 20 files."""
+    from click.testing import CliRunner
+
+    from trustgen.cli import cli
+
+    trust = c2pa_fixtures / "trust"
+    files = c2pa_fixtures / "files"
+    args = ["verify", "--json", "--no-detector", "--trust-anchors", str(trust / "test_cert_root_bundle.pem"),
+            "--trust-config", str(trust / "store.cfg")]
+    result = CliRunner().invoke(cli, args + sorted(str(p) for p in files.iterdir()))
+    assert result.exit_code == 2, result.output  # some files do not pass; two are not images
+    assert "Traceback" not in result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 20
+    got = {}
+    for line in lines:
+        c2pa = line["c2pa"]
+        got[line["path"].rsplit("/", 1)[-1]] = (
+            c2pa["state"], c2pa["codes"], [code for ing in c2pa["ingredients"] for code in ing["codes"]])
+    want = {name: (e["state"], e.get("codes", []), e.get("ingredient_codes", [])) for name, e in expected.items()}
+    assert {name: got[name] for name in want} == want
+
+    sidecar = CliRunner().invoke(cli, args + ["--detached", str(files / "cloud_manifest.c2pa"), str(files / "cloud.jpg")])
+    assert json.loads(sidecar.stdout)["c2pa"]["state"] == "valid", sidecar.output

@@ -48,8 +48,8 @@ def default_home() -> Path:
 class SignerSpec:
     """Everything needed to make c2pa signers: algorithm, chain, and a key or a callback.
 
-    A c2pa ``Signer`` is a native object that is not safe to share between threads, and making
-    one costs about as much as signing a small image, so each thread keeps one per spec.
+    c2pa-python does not promise that a native ``Signer`` may be used by two threads at once, and
+    making one costs about as much as signing a small image, so each thread keeps one per spec.
     """
 
     alg: str
