@@ -220,3 +220,14 @@ def test_unsupported_and_broken_inputs_are_refused(signers, make_image):
     truncated = make_image("jpeg")[:-300]
     with pytest.raises(InputError, match="t.jpg"):
         sign_image(truncated, "jpeg", signers["es256"], source_type="digitalCapture", path="t.jpg")
+
+
+def test_ingredient_must_be_a_recognised_file(signers, make_image):
+    notes = IngredientSource(b"just text", None, "notes.txt", "componentOf")
+    with pytest.raises(InputError, match="notes.txt: ingredient is not a recognised image file"):
+        sign_image(make_image("png"), "png", signers["es256"], source_type="composite", ingredients=[notes])
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(gif, "GIF")
+    ok = sign_image(make_image("png"), "png", signers["es256"], source_type="composite",
+                    ingredients=[IngredientSource(gif.getvalue(), "gif", "icon.gif", "componentOf")])
+    assert read_credentials(ok, trust=TrustConfig()).ingredients[0].title == "icon.gif"

@@ -243,13 +243,14 @@ def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None,
         try:
             if parent is not None:
                 builder.add_ingredient(
-                    {"title": parent.title, "relationship": "parentOf"}, _mime(parent.fmt), io.BytesIO(parent.data)
+                    {"title": parent.title, "relationship": "parentOf"}, _ingredient_mime(parent),
+                    io.BytesIO(parent.data),
                 )
                 builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
             for i, ing in enumerate(ingredients):
                 builder.add_ingredient(
                     {"title": ing.title, "relationship": ing.relationship, "label": f"ingredient-{i}"},
-                    _mime(ing.fmt), io.BytesIO(ing.data),
+                    _ingredient_mime(ing), io.BytesIO(ing.data),
                 )
             for action in edits:
                 builder.add_action(action)
@@ -313,6 +314,16 @@ def _has_manifest(data: bytes, mime: str) -> bool:
     except c2pa.C2paError:
         return True  # present but broken: kept as parent, its failures recorded there
     return True
+
+
+def _ingredient_mime(ing: IngredientSource) -> str:
+    """Ingredients may be any format c2pa reads (it refuses the rest with its own reason)."""
+    name = "jpeg" if ing.fmt == "jpg" else ing.fmt
+    if name in MIME_TYPES:
+        return MIME_TYPES[name]
+    if name and "/" in name:
+        return name
+    raise InputError("ingredient is not a recognised image file", path=ing.title)
 
 
 def _mime(fmt: str | None, *, path=None) -> str:
