@@ -153,7 +153,7 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
             if key not in schema:
                 raise fail(table, key, f"unknown key (known: {', '.join(schema)})")
             if not isinstance(value, schema[key]) or (isinstance(value, bool) and bool not in schema[key]):
-                kinds = " or ".join("number" if t in (float, int) else t.__name__ for t in schema[key])
+                kinds = " or ".join(dict.fromkeys("number" if t in (float, int) else t.__name__ for t in schema[key]))
                 raise fail(table, key, f"must be a {kinds}, not {type(value).__name__}")
 
     trust, wm, det, actions = (data.get(t, {}) for t in ("trust", "watermark", "detector", "actions"))

@@ -1,0 +1,186 @@
+"""`trustgen verify` as a user runs it: table, JSON lines, exit codes, batches, reports, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from trustgen.batch import VerdictCache, verify_batch
+from trustgen.cli import cli
+from trustgen.imageio import encode_image
+from trustgen.verify import Verifier
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["verify", *map(str, args)])
+
+
+def test_table_for_a_trustgen_image(identity, verify_files):
+    result = run(verify_files["trusted-ai"], "--no-detector")
+    assert result.exit_code == 0, result.output
+    header, rule, row = result.stdout.splitlines()
+    assert header.split() == ["file", "C2PA", "watermark", "content", "id", "verdict", "action"]
+    assert row.split()[1:] == ["trusted", "dwtDctSvd", "0123456789ab", "trusted-ai", "pass"]
+
+
+def test_json_lines_follow_the_documented_schema(identity, verify_files):
+    result = run(verify_files["trusted-ai"], verify_files["tampered"], "--json", "--no-detector")
+    assert result.exit_code == 1  # the tampered file does not pass
+    good, bad = map(json.loads, result.stdout.splitlines())
+    assert {"path", "verdict", "action", "reasons", "c2pa", "watermark", "detector"} <= set(good)
+    assert {"state", "codes", "ingredients", "signer", "digital_source_type"} <= set(good["c2pa"])
+    assert {"detected", "scheme", "content_id", "p_value"} <= set(good["watermark"])
+    assert good["detector"] is None  # not run: null, not "nothing found"
+    assert good["c2pa"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+    assert (bad["verdict"], bad["c2pa"]["state"]) == ("credentials-invalid", "invalid")
+    assert "assertion.dataHash.mismatch" in bad["c2pa"]["codes"]
+
+
+def test_unrelated_signer_is_valid_never_trusted(identity, verify_files):
+    result = run(verify_files["unrelated-signer"], "--json", "--no-detector")
+    record = json.loads(result.stdout)
+    assert (record["c2pa"]["state"], record["verdict"], result.exit_code) == ("valid", "untrusted-ai", 1)
+
+
+def test_bad_inputs_get_an_error_line_and_the_rest_is_verified(identity, verify_files):
+    result = run(verify_files["not-an-image"], verify_files["truncated"], verify_files["trusted-ai"],
+                 "--no-detector", "--json")
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("trustgen: error:")]
+    assert errors == [
+        f"trustgen: error: {verify_files['not-an-image']}: not an image file",
+        f"trustgen: error: {verify_files['truncated']}: cannot decode image: image file is truncated",
+    ]
+    assert "Traceback" not in result.output
+    verdicts = [json.loads(line)["verdict"] for line in result.stdout.splitlines()]
+    assert verdicts == ["error", "error", "trusted-ai"]
+
+
+def test_policy_and_usage_errors_exit_2(identity, verify_files, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\npassing_actions = ["ok"]\n\n[detector]\nthreshold = "high"\n')
+    result = run(verify_files["plain"], "--policy", bad)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"trustgen: error: {bad}: line 5: field 'detector.threshold': must be a number, not str")
+    assert run(verify_files["plain"], "--policy", "nosuch").exit_code == 2
+    two = run(verify_files["plain"], verify_files["trusted-ai"], "--detached", verify_files["plain"])
+    assert two.exit_code == 2 and "--detached goes with exactly one image PATH" in two.stderr
+
+
+def test_trust_options_and_detached_manifest(c2pa_fixtures):
+    files, trust = c2pa_fixtures / "files", c2pa_fixtures / "trust"
+    anchors = ("--trust-anchors", trust / "test_cert_root_bundle.pem", "--trust-config", trust / "store.cfg")
+    assert run(files / "C.jpg", "--no-detector").exit_code == 1  # untrusted without the anchors
+    trusted = run(files / "C.jpg", "--no-detector", "--json", *anchors)
+    assert (trusted.exit_code, json.loads(trusted.stdout)["c2pa"]["state"]) == (0, "trusted")
+    cloud = run(files / "cloud.jpg", "--no-detector", "--json", *anchors,
+                "--detached", files / "cloud_manifest.c2pa")
+    assert json.loads(cloud.stdout)["c2pa"]["state"] == "valid"
+
+
+def _tree(verify_files, root: Path) -> Path:
+    """A newsroom inbox: nested folders, a hidden file, a non-image, all read-only."""
+    for i, (name, path) in enumerate(sorted(verify_files.items())):
+        folder = root / ("inbox" if i % 2 else "inbox/agency")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / path.name)
+    (root / "inbox/.DS_Store.jpg").write_bytes(b"hidden")
+    return root / "inbox"
+
+
+def test_newsroom_batch_writes_reports_and_never_touches_inputs(identity, verify_files, tmp_path):
+    inbox = _tree(verify_files, tmp_path)
+    before = {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    args = (inbox, "--recursive", "--policy", "newsroom", "--trust-anchors", identity.root_path,
+            "--no-detector", "--workers", 2,
+            "--report", out / "report.html", "--jsonl", out / "out.jsonl", "--csv", out / "out.csv")
+    result = run(*args, "--progress")
+    assert result.exit_code == 2  # the truncated PNG
+    assert "verified 10/10" in result.stderr  # in folders only image files count; hidden ones skipped
+    records = [json.loads(line) for line in (out / "out.jsonl").read_text().splitlines()]
+    assert len(records) == 10 and {r["policy"] for r in records} == {"newsroom"}
+    assert {r["verdict"] for r in records} >= {"trusted-ai", "credentials-invalid", "ai-watermark", "error"}
+    verified = {Path(r["path"]).name for r in records if r["action"] == "verified"}
+    assert verified == {"trusted-capture.jpg"}
+    rows = list(csv.DictReader(open(out / "out.csv")))
+    assert [r["path"] for r in rows] == [r["path"] for r in records]
+    assert "Verification report" in (out / "report.html").read_text()
+    assert {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()} == before
+
+    again = run(*args)
+    assert again.exit_code == 2 and "already exists; pass --overwrite" in again.stderr
+    replaced = run(*args, "--overwrite")
+    assert "10 files (9 from cache)" in replaced.stderr  # errors are never cached
+
+
+def _distinct_images(folder: Path, n: int) -> list[Path]:
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        pixels = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        paths.append(folder / f"img{i:03d}.png")
+        paths[-1].write_bytes(encode_image(Image.fromarray(pixels), "png"))
+    return paths
+
+
+def test_interrupted_batch_resumes_without_redoing_finished_files(identity, tmp_path):
+    paths = _distinct_images(tmp_path / "in", 40)
+    out = tmp_path / "out.jsonl"
+    cache = Path(f"{out}.cache")
+    cmd = [sys.executable, "-c", "from trustgen.cli import main; main()", "verify",
+           str(tmp_path / "in"), "--no-detector", "--jsonl", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if cache.is_file() and cache.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # a hard stop: no chance to clean up
+    assert proc.wait() == -signal.SIGKILL, "the batch finished before it could be interrupted"
+    assert not out.exists()
+    done = cache.read_text().count("\n")
+    assert 3 <= done < len(paths)
+
+    resumed = run(tmp_path / "in", "--no-detector", "--jsonl", out)
+    assert resumed.exit_code == 1  # random pixels: no evidence, which never passes by default
+    assert f"{len(paths)} files ({done} from cache)" in resumed.stderr
+    assert len(out.read_text().splitlines()) == len(paths)
+
+
+class _CrashingDetector:
+    """Fault injection: a detector that crashes on one image size, as a broken decoder would."""
+
+    model_id, threshold_ = "crashes-on-300px", 0.5
+
+    def predict_proba(self, images):
+        if images[0].size == (300, 300):
+            raise RuntimeError("decoder exploded")
+        return np.array([[0.9, 0.1]])
+
+
+def test_a_crash_on_one_file_becomes_its_error_row(identity, verify_files, tmp_path):
+    odd = tmp_path / "odd.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    odd.write_bytes(encode_image(Image.fromarray(pixels), "png"))
+    verifier = Verifier("default", detector=_CrashingDetector())
+    cache = VerdictCache(tmp_path / "c.jsonl", verifier.fingerprint)
+    results = list(verify_batch([verify_files["plain"], odd, verify_files["stripped"]], verifier,
+                                workers=2, cache=cache))
+    verdicts = [r["verdict"] for r, _ in results]
+    assert verdicts == ["no-evidence", "error", "ai-watermark"]
+    assert "verification crashed: RuntimeError: decoder exploded" in results[1][0]["error"]
+    assert len(cache) == 2  # the crash is not cached: the next run tries again
