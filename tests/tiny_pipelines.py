@@ -26,7 +26,11 @@ def save_unconditional(folder: Path) -> Path:
         down_block_types=("DownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "UpBlock2D"),
     )
-    DDIMPipeline(unet=unet, scheduler=DDIMScheduler(num_train_timesteps=100)).save_pretrained(folder)
+    # Predicting the sample (not the noise) keeps a random net's output in range, unsaturated.
+    scheduler = DDIMScheduler(
+        num_train_timesteps=100, prediction_type="sample", steps_offset=1, clip_sample=False
+    )
+    DDIMPipeline(unet=unet, scheduler=scheduler).save_pretrained(folder)
     return folder
 
 
@@ -99,7 +103,9 @@ def save_text_to_image(folder: Path) -> Path:
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=DDIMScheduler(num_train_timesteps=100),
+        scheduler=DDIMScheduler(
+            num_train_timesteps=100, prediction_type="sample", steps_offset=1, clip_sample=False
+        ),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
