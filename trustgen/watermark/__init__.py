@@ -26,6 +26,7 @@ __all__ = [
 MIN_SIDE = 256
 
 _MODULES = {
+    "trustgen": "tiled",
     "dwtDct": "dwtdct",
     "dwtDctSvd": "dwtdctsvd",
     "rivaGan": "rivagan",
@@ -33,7 +34,7 @@ _MODULES = {
 }
 #: Registered scheme names.
 SCHEMES = tuple(_MODULES)
-DEFAULT_SCHEME = "dwtDctSvd"
+DEFAULT_SCHEME = "trustgen"
 #: What ``detect`` reads when no schemes are named: all but rivaGan (1 s and torch per image).
 DETECT_SCHEMES = tuple(s for s in SCHEMES if s != "rivaGan")
 

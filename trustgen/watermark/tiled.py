@@ -1,0 +1,230 @@
+"""trustgen's own scheme: a keyed spread-spectrum tile, repeated, that finds its own scale and shift.
+
+Why this design (classical, CPU-only, a few milliseconds):
+
+* **Canonical resolution.** The mark is a ``TILE`` x ``TILE`` pattern of +-1 chips laid out on a
+  working grid whose shorter side is ``WORK`` cells, then upsampled to the image. Any resize of
+  the whole image maps the working grid onto itself, so downscaling costs no search, and the
+  pattern's frequencies scale with the image (coarse enough to survive JPEG and blur).
+* **Self-reference.** The tile repeats, so a crop is only a cyclic shift of the tile plus a zoom
+  of the working grid. The detector reads the period off the residual's autocorrelation (peaks
+  at multiples of the period), registers the image to that period, folds all tiles onto one
+  (summing every repetition: the spread-spectrum gain), and finds the shift by correlating with a
+  public pilot pattern that occupies a quarter of the tile.
+* **Keyed payload.** The other three quarters carry the convolutionally coded payload
+  (``payload.pack_info``), with cell assignment and chip signs drawn from the key: without the
+  key the bits cannot be read or written. The pilot is public, so anyone can tell a trustgen mark
+  is there, but not what it says or forge one.
+* **Whitened, locally normalised detection.** The detector subtracts a local prediction of each
+  working cell and divides by the local residual energy, so textured regions do not drown flat
+  ones, and brightness or contrast changes (a gain) do not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import numpy as np
+
+from . import payload
+
+NAME = "trustgen"
+GREYSCALE = True
+#: Shorter side of the working grid, in cells.
+WORK = 256
+#: Tile side, in working cells.
+TILE = 32
+#: Mean squared change per RGB value, rounding and clipping included: PSNR 40.1 dB.
+TARGET_MSE = 255.0**2 / 10 ** (40.1 / 10)
+#: Periods searched, as multiples of TILE: 1 (resized only) .. 2 (cropped to half a side).
+PERIOD_RANGE = (0.97, 2.05)
+#: Registration hypotheses decoded per image (each costs one decode and one Bonferroni share).
+CANDIDATES = 3
+DECODES = 3
+REFINE = 0.15
+HP_SIGMA, ENERGY_SIGMA, FLOOR, CLIP, UPSAMPLE = 0.7, 2.0, 0.01, 0, 4
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def _pilot() -> tuple[np.ndarray, np.ndarray]:
+    """The public pilot: (mask of pilot cells, +-1 chips on them)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(b"trustgen pilot v1").digest()[:8],
+                                               "big"))
+    mask = np.zeros(TILE * TILE, dtype=bool)
+    mask[rng.permutation(TILE * TILE)[: TILE * TILE // 4]] = True
+    chips = np.where(rng.integers(0, 2, TILE * TILE) == 1, 1.0, -1.0)
+    return mask.reshape(TILE, TILE), (chips * mask).reshape(TILE, TILE)
+
+
+@lru_cache(maxsize=16)
+def _layout(key: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keyed (message cell indices, coded bit of each, chip of each)."""
+    mask, _ = _pilot()
+    cells = np.flatnonzero(~mask.ravel())
+    seed = int.from_bytes(hashlib.sha256(b"trustgen layout v1" + key).digest()[:8], "big")
+    rng = np.random.default_rng(seed)
+    bit_of = rng.permutation(cells.size) % payload.CODED_BITS
+    chips = np.where(rng.integers(0, 2, cells.size) == 1, 1.0, -1.0)
+    scramble = rng.integers(0, 2, payload.CODED_BITS)
+    return cells, bit_of, chips * np.where(scramble[bit_of] == 1, -1.0, 1.0)
+
+
+def _work_shape(h: int, w: int) -> tuple[int, int]:
+    f = WORK / min(h, w)
+    return max(1, round(h * f)), max(1, round(w * f))
+
+
+def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    cells, bit_of, chips = _layout(key)
+    coded = np.array(payload.conv_encode(payload.pack_info(key, content_id)), dtype=np.float64)
+    tile = _pilot()[1].ravel().copy()
+    tile[cells] = chips * (1 - 2 * coded[bit_of])
+    tile = tile.reshape(TILE, TILE)
+    delta = _spread(tile, h, w)
+    base = rgb.astype(np.float32)
+    gain = np.float32(np.sqrt(TARGET_MSE / float(np.mean(delta * delta))))
+    for _ in range(2):  # spend the whole budget: clipping at black and white wastes some
+        out = np.clip(np.rint(base + gain * delta[:, :, None]), 0, 255)
+        mse = float(np.mean((out - base) ** 2))
+        gain *= np.float32(np.sqrt(TARGET_MSE / max(mse, 1e-9)))
+    return out.astype(np.uint8)
+
+
+def _spread(tile: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The tile repeated over the working grid and upsampled to the image."""
+    import cv2
+
+    hw, ww = _work_shape(h, w)
+    reps = (-(-hw // TILE), -(-ww // TILE))
+    pattern = np.tile(tile, reps)[:hw, :ww].astype(np.float32)
+    return cv2.resize(pattern, (w, h), interpolation=UPSAMPLE)
+
+
+def _whiten(y: np.ndarray) -> np.ndarray:
+    """Residual after a local prediction, divided by its local RMS."""
+    import cv2
+
+    r = y - cv2.GaussianBlur(y, (0, 0), HP_SIGMA)
+    energy = cv2.GaussianBlur(r * r, (0, 0), ENERGY_SIGMA)
+    out = r / np.sqrt(energy + 1e-3 + FLOOR * float(np.mean(energy)))
+    return np.clip(out, -CLIP, CLIP) if CLIP else out
+
+
+def _period_scores(r: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Autocorrelation of the residual along ``axis`` summed over multiples of each period."""
+    n = r.shape[axis]
+    spec = np.fft.rfft(r, n=2 * n, axis=axis)
+    acf = np.fft.irfft((spec * spec.conj()).real.sum(axis=1 - axis), n=2 * n)[:n]
+    acf /= np.maximum(n - np.arange(n), 1) * acf[0]
+    periods = np.arange(PERIOD_RANGE[0] * TILE, PERIOD_RANGE[1] * TILE, 0.02)
+    score = np.zeros_like(periods)
+    for k in range(1, 5):
+        lag = k * periods
+        ok = lag < n / 2
+        score[ok] += np.interp(lag[ok], np.arange(n), acf)
+    return periods, score
+
+
+def _peaks(periods: np.ndarray, score: np.ndarray, count: int) -> list[float]:
+    is_peak = np.r_[False, (score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:]), False]
+    idx = np.flatnonzero(is_peak)
+    return [float(periods[i]) for i in idx[np.argsort(score[idx])[::-1][:count]]]
+
+
+def _fold(r: np.ndarray) -> np.ndarray:
+    h, w = r.shape
+    ph, pw = -(-h // TILE) * TILE, -(-w // TILE) * TILE
+    buf = np.zeros((ph, pw)); cnt = np.zeros((ph, pw))
+    buf[:h, :w] = r; cnt[:h, :w] = 1
+    s = buf.reshape(ph // TILE, TILE, pw // TILE, TILE).sum(axis=(0, 2))
+    c = cnt.reshape(ph // TILE, TILE, pw // TILE, TILE).sum(axis=(0, 2))
+    return s / np.maximum(c, 1)
+
+
+def _sync(folded: np.ndarray) -> tuple[float, np.ndarray]:
+    """(pilot peak z-score, folded tile shifted into the embedder's alignment)."""
+    pilot = _pilot()[1]
+    f = np.fft.rfft2(folded)
+    corr = np.fft.irfft2(f * np.conj(np.fft.rfft2(pilot)), s=folded.shape)
+    dy, dx = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    z = (corr[dy, dx] - corr.mean()) / (corr.std() + 1e-12)
+
+    def frac(a, b, c):
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else 0.5 * (a - c) / d
+
+    fy = frac(corr[dy - 1, dx], corr[dy, dx], corr[(dy + 1) % TILE, dx])
+    fx = frac(corr[dy, dx - 1], corr[dy, dx], corr[dy, (dx + 1) % TILE])
+    ky = np.fft.fftfreq(TILE)[:, None]
+    kx = np.fft.rfftfreq(TILE)[None, :]
+    shift = np.exp(2j * np.pi * (ky * (dy + fy) + kx * (dx + fx)))
+    return float(z), np.fft.irfft2(f * shift, s=folded.shape)
+
+
+def _register(y: np.ndarray, py: float, px: float) -> tuple[float, np.ndarray, float, float]:
+    """Resample the image so the tile period is exactly TILE, fold, sync: (z, tile, py, px)."""
+    import cv2
+
+    h, w = y.shape
+    f = WORK / min(h, w) * TILE
+    size = (max(TILE, round(w * f / px)), max(TILE, round(h * f / py)))
+    z, tile = _sync(_fold(_whiten(cv2.resize(y, size, interpolation=cv2.INTER_AREA))))
+    return z, tile, py, px
+
+
+def _registered(y: np.ndarray) -> list[tuple[float, np.ndarray, float, float]]:
+    """Candidate registrations onto the tile grid, best first.
+
+    Candidates: no zoom (any whole-image resize), the strongest isotropic periods of the
+    residual's autocorrelation (crops that keep the aspect), and the best period per axis
+    (anything else); the best is then refined by a small local search.
+    """
+    import cv2
+
+    h, w = y.shape
+    hw, ww = _work_shape(h, w)
+    r = _whiten(cv2.resize(y, (ww, hw), interpolation=cv2.INTER_AREA))
+    periods, sy = _period_scores(r, 0)
+    sx = _period_scores(r, 1)[1]
+    pairs = [(float(TILE), float(TILE))]
+    pairs += [(p, p) for p in _peaks(periods, sy + sx, CANDIDATES)]
+    pairs.append((_peaks(periods, sy, 1)[0], _peaks(periods, sx, 1)[0]))
+    found = [_register(y, a, b) for a, b in dict.fromkeys(pairs)]
+    z, _, a, b = max(found, key=lambda c: c[0])
+    for d in (-REFINE, REFINE):
+        found.append(_register(y, a + d, b + d))
+    return sorted(found, key=lambda c: -c[0])
+
+
+def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
+    y = _luma(rgb)
+    if min(y.shape) < 64:
+        return []
+    candidates = _registered(y)[:DECODES]
+    out = []
+    for key in keys:
+        cells, bit_of, chips = _layout(key)
+        best = None
+        for _z, tile, _py, _px in candidates:
+            v = tile.ravel()[cells] * chips
+            soft = np.bincount(bit_of, weights=v, minlength=payload.CODED_BITS)
+            soft /= np.std(soft) + 1e-12
+            info = payload.viterbi_decode(soft)
+            version, cid, errors = payload.unpack_info(key, info)
+            p = payload.binomial_tail(errors, payload.TAG_BITS)
+            recoded = np.array(payload.conv_encode(info))
+            flips = int(np.count_nonzero((soft < 0) != (recoded == 1)))
+            if best is None or p < best.p_value:
+                best = payload.Reading(p, payload.format_content_id(cid), flips)
+        # each candidate decoded is one more chance of a false match
+        best.p_value = min(1.0, best.p_value * DECODES)
+        out.append(best)
+    return out
