@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 from .errors import PolicyError
 from .evidence import AI_SOURCE_TYPES, Evidence, ManifestEvidence, Verdict

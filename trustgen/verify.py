@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 from ._version import __version__
-from .errors import ConfigError, DependencyError, InputError, PolicyError, WatermarkError
+from .errors import ConfigError, DependencyError, InputError, WatermarkError
 from .evidence import DetectorEvidence, Evidence, Verdict
 from .imageio import decode_image, format_for_path, read_file, sha256_hex, sniff_format
 from .policy import Policy
@@ -215,15 +216,19 @@ def _load_detector():
 
 
 def _threshold(detector, policy: Policy) -> float:
+    """The policy's threshold, else the one for its target FPR, else the model's calibrated one."""
     if policy.detector_threshold is not None:
         return policy.detector_threshold
-    if policy.detector_target_fpr is not None:
-        at_fpr = getattr(detector, "threshold_at_fpr", None)
-        if at_fpr is None:
-            raise PolicyError(
-                f"field 'detector.target_fpr': detector {detector.model_id} has no calibration "
-                "for a target false-positive rate; set detector.threshold instead",
-                path=policy.source,
-            )
-        return float(at_fpr(policy.detector_target_fpr))
-    return float(detector.threshold_)
+    fpr = policy.detector_target_fpr
+    if fpr is None:
+        return float(detector.threshold_)
+    at_fpr = getattr(detector, "threshold_at_fpr", None)
+    if at_fpr is not None:
+        return float(at_fpr(fpr))
+    if math.isclose(float(getattr(detector, "target_fpr", -1.0)), fpr):
+        return float(detector.threshold_)
+    raise policy.field_error(
+        "detector", "target_fpr",
+        f"detector {detector.model_id} is calibrated for a false-positive rate of "
+        f"{getattr(detector, 'target_fpr', 'unknown')} only; set detector.threshold instead",
+    )
