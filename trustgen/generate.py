@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, WatermarkError
 from .evidence import Provenance
 from .imageio import atomic_write, encode_image
 
@@ -125,7 +125,8 @@ class TrustedPipeline:
         quality: int = 95,
         **pipeline_kwargs: Any,
     ) -> list[GeneratedImage]:
-        """Run the full sampler for ``num_images`` images; image ``i`` uses seed ``seed + i``."""
+        """Run the full sampler for ``num_images`` images (image ``i`` uses seed ``seed + i``),
+        then watermark and sign each one."""
         from . import watermark
         from .credentials.sign import sign_generated
 
@@ -134,35 +135,20 @@ class TrustedPipeline:
             raise InputError(f"unsupported output format {output_format!r}; use png, jpeg or webp")
         if num_images < 1:
             raise InputError("number of images must be at least 1")
-        if num_inference_steps < 1:
-            raise InputError("number of steps must be at least 1")
-        if prompt is not None and not self.is_text_conditioned:
-            raise InputError(
-                f"model {self.model_id!r} is unconditional ({type(self.pipeline).__name__}); "
-                "it takes no prompt"
-            )
         identity = self._identity()
         signer = identity.signer()
         seed = secrets.randbits(31) if seed is None else int(seed)
         seeds = [seed + i for i in range(num_images)]
-
-        if self.is_text_conditioned:
-            pixels, params = self._sample_text(
-                prompt or "", seeds, num_inference_steps, guidance_scale, height, width,
-                pipeline_kwargs,
-            )
-        else:
-            if height or width or guidance_scale is not None or pipeline_kwargs:
-                raise InputError(
-                    f"model {self.model_id!r} is unconditional; it takes no size, guidance or "
-                    "pipeline arguments"
-                )
-            pixels, params = self._sample_unconditional(seeds, num_inference_steps)
-
+        guidance_scale = self._guidance(guidance_scale)
+        pixels = self.sample(prompt, seeds=seeds, num_inference_steps=num_inference_steps,
+                             guidance_scale=guidance_scale, height=height, width=width,
+                             **pipeline_kwargs)
         outputs = []
         for image, image_seed in zip(pixels, seeds):
-            provenance = self._provenance(image, image_seed, prompt, params)
+            provenance = self._provenance(image, image_seed, prompt, num_inference_steps,
+                                          guidance_scale)
             marked = watermark.embed(image, provenance.content_id, key=identity.watermark_key)
+            _check_mark(marked, provenance.content_id, identity.watermark_key)
             data = sign_generated(
                 encode_image(marked, output_format, quality=quality),
                 output_format,
@@ -174,7 +160,45 @@ class TrustedPipeline:
             outputs.append(GeneratedImage(marked, data, output_format, provenance))
         return outputs
 
+    def sample(
+        self,
+        prompt: str | None = None,
+        *,
+        seeds: list[int],
+        num_inference_steps: int = 50,
+        guidance_scale: float | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        **pipeline_kwargs: Any,
+    ) -> list[Any]:
+        """The sampler alone: one unmarked, unsigned PIL image per seed, for research and
+        benchmarks (the wrapped pipeline gives the same without trustgen). Use the call for
+        outputs that leave the process."""
+        if num_inference_steps < 1:
+            raise InputError("number of steps must be at least 1")
+        if not self.is_text_conditioned:
+            if prompt is not None:
+                raise InputError(
+                    f"model {self.model_id!r} is unconditional ({type(self.pipeline).__name__}); "
+                    "it takes no prompt"
+                )
+            if height or width or guidance_scale is not None or pipeline_kwargs:
+                raise InputError(
+                    f"model {self.model_id!r} is unconditional; it takes no size, guidance or "
+                    "pipeline arguments"
+                )
+            return self._sample_unconditional(seeds, num_inference_steps)
+        return self._sample_text(prompt or "", seeds, num_inference_steps,
+                                 self._guidance(guidance_scale), height, width, pipeline_kwargs)
+
     # -- sampling ---------------------------------------------------------------------------
+
+    def _guidance(self, guidance_scale: float | None) -> float | None:
+        """The guidance actually used: the caller's, else the pipeline's own default."""
+        params = inspect.signature(self.pipeline.__call__).parameters
+        if guidance_scale is None and "guidance_scale" in params and self.is_text_conditioned:
+            return params["guidance_scale"].default
+        return guidance_scale
 
     def _generators(self, seeds: list[int]):
         import torch
@@ -204,9 +228,6 @@ class TrustedPipeline:
             seeds, (pipe.unet.config.in_channels, height // scale, width // scale)
         )
         kwargs = dict(extra)
-        call_params = inspect.signature(pipe.__call__).parameters
-        if guidance_scale is None and "guidance_scale" in call_params:
-            guidance_scale = call_params["guidance_scale"].default
         if guidance_scale is not None:
             kwargs["guidance_scale"] = guidance_scale
         result = pipe(
@@ -219,7 +240,7 @@ class TrustedPipeline:
             output_type="pil",
             **kwargs,
         )
-        return list(result.images), {"steps": steps, "guidance_scale": guidance_scale}
+        return list(result.images)
 
     def _sample_unconditional(self, seeds, steps):
         """Unconditional pipelines (DDPM, DDIM, LDM) take no ``latents`` argument, so the wrapper
@@ -247,7 +268,7 @@ class TrustedPipeline:
                 latents = latents / getattr(decoder.config, "scaling_factor", 1.0)
                 latents = decoder.decode(latents).sample
         images = (latents / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).float().numpy()
-        return pipe.numpy_to_pil(images), {"steps": steps, "guidance_scale": None}
+        return pipe.numpy_to_pil(images)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -258,7 +279,8 @@ class TrustedPipeline:
             self.identity = load_identity()
         return self.identity
 
-    def _provenance(self, image, seed: int, prompt: str | None, params: dict) -> Provenance:
+    def _provenance(self, image, seed: int, prompt: str | None, steps: int,
+                    guidance_scale: float | None) -> Provenance:
         from . import watermark
 
         return Provenance(
@@ -267,8 +289,8 @@ class TrustedPipeline:
             model_sha256=self.model_sha256,
             pipeline=type(self.pipeline).__name__,
             scheduler=type(self.pipeline.scheduler).__name__,
-            steps=params["steps"],
-            guidance_scale=params["guidance_scale"],
+            steps=steps,
+            guidance_scale=guidance_scale,
             seed=seed,
             width=image.width,
             height=image.height,
@@ -276,6 +298,19 @@ class TrustedPipeline:
             prompt=prompt if self.record_prompt else None,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             generator=f"trustgen/{__version__}",
+        )
+
+
+def _check_mark(image: Any, content_id: str, key: bytes) -> None:
+    """Read the mark back before signing: an image that cannot carry it (flat, saturated) must
+    fail loudly rather than leave marked in the manifest's word only."""
+    from . import watermark
+
+    found = watermark.detect(image, keys=[key])
+    if not found.detected or found.content_id != content_id:
+        raise WatermarkError(
+            f"the watermark for content id {content_id} did not read back from the generated "
+            "image (too flat or saturated to carry it); nothing was written"
         )
 
 
