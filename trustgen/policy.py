@@ -254,7 +254,10 @@ def _line_of(text: str, table: str, key: str | None) -> int | None:
 def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, list[str]]:
     """The label for ``evidence`` and one sentence per piece of evidence that decided it."""
     if evidence.error is not None:
-        return "error", [f"The file could not be verified: {evidence.error}."]
+        message = evidence.error
+        if evidence.path and message.startswith(f"{evidence.path}: "):
+            message = message[len(evidence.path) + 2:]
+        return "error", [f"The file could not be verified: {message}."]
     m, wm, det = evidence.c2pa, evidence.watermark, evidence.detector
     watermark_found = wm is not None and wm.detected and (wm.p_value is None or wm.p_value <= max_p_value)
     reasons: list[str] = []

@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import json
+import os
 from collections import Counter
 from datetime import datetime, timezone
 from html import escape
@@ -81,24 +82,29 @@ def render_html(records: Iterable[dict], *, policy: str = "default", title: str 
         f'<span class="badge {_tone(v)}">{escape(v)}</span> <b>{counts[v]}</b></button>'
         for v in order
     ]
-    rows = "\n".join(_row(r, thumbnails) for r in records)
+    paths = [r["path"] for r in records if r.get("path")]
+    root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+    if root and not os.path.isdir(root):
+        root = os.path.dirname(root)
+    rows = "\n".join(_row(r, root, thumbnails) for r in records)
     page = _PAGE.format(
-        title=escape(title), policy=escape(policy), n=len(records), passed=passed, when=when,
+        title=escape(title), policy=escape(policy), root=escape(root or "-"), n=len(records), passed=passed, when=when,
         version=escape(__version__), buttons="\n".join(buttons), rows=rows, style=_STYLE, script=_SCRIPT,
     )
     return page.encode()
 
 
-def _row(r: dict, thumbnails: bool) -> str:
+def _row(r: dict, root: str, thumbnails: bool) -> str:
     verdict = r.get("verdict") or "error"
     c2pa, wm, det = r.get("c2pa"), r.get("watermark"), r.get("detector")
     uri = thumbnail_uri(r.get("path")) if thumbnails else None
     thumb = f'<img class="thumb" alt="thumbnail" src="{uri}">' if uri else '<div class="thumb none">no preview</div>'
     reasons = "".join(f"<li>{escape(s)}</li>" for s in r.get("reasons") or ())
-    name = escape(str(r.get("path") or "(bytes)"))
+    path = str(r.get("path") or "(bytes)")
+    name = escape(os.path.relpath(path, root) if root and path.startswith(root) else path)
     return f"""<tr class="row" data-verdict="{escape(verdict)}" data-passed="{str(bool(r.get('passed'))).lower()}">
 <td>{thumb}</td>
-<td class="file"><div class="name">{name}</div><ul class="reasons">{reasons}</ul>
+<td class="file"><div class="name" title="{escape(path)}">{name}</div><ul class="reasons">{reasons}</ul>
 <details><summary>Evidence</summary>{_evidence(r)}</details></td>
 <td><span class="badge {_tone(verdict)}">{escape(verdict)}</span></td>
 <td class="action {'pass' if r.get('passed') else 'nopass'}">{escape(str(r.get('action')))}</td>
@@ -218,7 +224,7 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{style}</style></head>
 <body>
 <h1>{title}</h1>
-<p class="meta">Policy <b id="policy">{policy}</b> &middot; <span id="total">{n}</span> files &middot;
+<p class="meta">Policy <b id="policy">{policy}</b> &middot; <span id="total">{n}</span> files in <code>{root}</code> &middot;
 <span id="passed">{passed}</span> passed &middot; showing <span id="shown">{n}</span> &middot; {when} &middot; trustgen {version}</p>
 <nav id="counts">{buttons}</nav>
 <table id="results"><thead><tr><th></th><th>File and reasons</th><th>Verdict</th><th>Action</th>

@@ -179,16 +179,14 @@ def _identity_key(identity) -> bytes | None:
 
 
 def _read_key(path: Path) -> bytes:
-    """A watermark key file: 32 raw bytes, or 64 hex digits."""
+    """A watermark key file, as ``trustgen watermark --key-file`` reads it: hex, else raw bytes."""
     data = read_file(path)
-    if len(data) == 32:
-        return data
     try:
-        key = bytes.fromhex(data.decode("ascii").strip())
+        key = bytes.fromhex(data.strip().decode("ascii"))
     except (UnicodeDecodeError, ValueError):
-        key = b""
-    if len(key) != 32:
-        raise ConfigError("a watermark key file holds 32 raw bytes or 64 hex digits", path=path)
+        key = data
+    if len(key) < 16:
+        raise ConfigError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
     return key
 
 

@@ -106,3 +106,21 @@ def fixture_trust(c2pa_fixtures):
 
     return TrustConfig.from_files([c2pa_fixtures / "trust" / "test_cert_root_bundle.pem"],
                                   c2pa_fixtures / "trust" / "store.cfg")
+
+
+@pytest.fixture(scope="session")
+def sample_photo():
+    """``photo(name, side)``: a real photograph as a PIL image."""
+    return photo
+
+
+@pytest.fixture(scope="session")
+def c2pa_only_policy(tmp_path_factory) -> Path:
+    """The default policy with the watermark off: for tests about credentials alone, since
+    decoding watermarks in the reference fixtures' multi-megapixel images costs seconds."""
+    from importlib.resources import files
+
+    text = files("trustgen.policies").joinpath("default.toml").read_text()
+    path = tmp_path_factory.mktemp("policies") / "c2pa-only.toml"
+    path.write_text(text.replace("[watermark]\nenabled = true", "[watermark]\nenabled = false"))
+    return path

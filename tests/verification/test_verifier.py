@@ -12,6 +12,7 @@ import trustgen
 from trustgen.evidence import AI_SOURCE_TYPES
 from trustgen.policy import LABELS
 from trustgen.verify import Verifier, verify
+from trustgen.watermark import DEFAULT_SCHEME
 
 LABEL_OF = {
     "trusted-ai": "trusted-ai",
@@ -58,7 +59,7 @@ def test_reasons_name_what_decided(verifier, verify_files):
     assert "assertion.dataHash.mismatch" in reasons("tampered")
     assert "content id ba9876543210 but the watermark carries 0123456789ab" in reasons("id-mismatch")
     assert "Ingredient 'tampered.jpg' fails validation" in reasons("capture-bad-ingredient")
-    assert "dwtDctSvd watermark was found" in reasons("capture-of-ai")
+    assert f"{DEFAULT_SCHEME} watermark was found" in reasons("capture-of-ai")
     assert "p-value" in reasons("stripped")
     assert "not evidence that the image is authentic" in reasons("plain")
     assert "not an image file" in reasons("not-an-image")
@@ -96,9 +97,9 @@ def test_newsroom_with_its_anchor_verifies_trusted_captures(identity, verify_fil
     assert desk.verify(verify_files["trusted-capture"]).action == "verified"
 
 
-def test_c2pa_reference_fixtures(fixture_trust, c2pa_fixtures):
+def test_c2pa_reference_fixtures(fixture_trust, c2pa_fixtures, c2pa_only_policy):
     expected = json.loads((c2pa_fixtures / "expected.json").read_text())
-    verifier = Verifier("default", trust=fixture_trust, detector=False)
+    verifier = Verifier(c2pa_only_policy, trust=fixture_trust, detector=False)
     by_state = {"invalid": "credentials-invalid", "error": "credentials-invalid",
                 "remote": "credentials-remote", "absent": "no-evidence"}
     for name, want in expected.items():
@@ -118,8 +119,8 @@ def test_c2pa_reference_fixtures(fixture_trust, c2pa_fixtures):
     assert any("claimSignature.mismatch" in r for r in cie.reasons)
 
 
-def test_detached_manifest(fixture_trust, c2pa_fixtures):
-    verifier = Verifier("default", trust=fixture_trust, detector=False)
+def test_detached_manifest(fixture_trust, c2pa_fixtures, c2pa_only_policy):
+    verifier = Verifier(c2pa_only_policy, trust=fixture_trust, detector=False)
     files = c2pa_fixtures / "files"
     alone = verifier.verify(files / "cloud.jpg")
     assert alone.label == "credentials-remote"
@@ -158,6 +159,20 @@ def test_disabled_signals_are_not_checked(identity, verify_files, tmp_path):
     assert "The watermark was not checked." in verdict.reasons
 
 
+def test_policy_watermark_key_file(identity, sample_photo, tmp_path):
+    from trustgen.imageio import encode_image
+    from trustgen.watermark import embed
+
+    key = bytes(range(32))
+    (tmp_path / "desk.key").write_text(key.hex() + "\n")
+    data = encode_image(embed(sample_photo("flower.jpg"), "abcdefabcdef", key=key), "png")
+    assert Verifier("default", detector=False).verify_bytes(data).label == "no-evidence"
+    text = trustgen.policy.files("trustgen.policies").joinpath("default.toml").read_text()
+    (tmp_path / "p.toml").write_text(text.replace("key_files = []", 'key_files = ["desk.key"]'))
+    verdict = Verifier(tmp_path / "p.toml", detector=False).verify_bytes(data)
+    assert (verdict.label, verdict.evidence.watermark.content_id) == ("ai-watermark", "abcdefabcdef")
+
+
 def test_unknown_watermark_scheme_in_policy_names_its_line(identity, tmp_path):
     text = trustgen.policy.files("trustgen.policies").joinpath("default.toml").read_text()
     (tmp_path / "p.toml").write_text(text.replace("schemes = []", 'schemes = ["dwtDctSvd", "stegano"]'))
@@ -167,7 +182,7 @@ def test_unknown_watermark_scheme_in_policy_names_its_line(identity, tmp_path):
 
 
 def test_one_verifier_shared_by_threads(verifier, verify_files):
-    paths = [p for name, p in verify_files.items()] * 3
+    paths = list(verify_files.values())
     sequential = [verifier.verify(p).to_dict() for p in paths]
     seen = set()
 

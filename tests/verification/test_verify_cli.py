@@ -20,6 +20,7 @@ from trustgen.batch import VerdictCache, verify_batch
 from trustgen.cli import cli
 from trustgen.imageio import encode_image
 from trustgen.verify import Verifier
+from trustgen.watermark import DEFAULT_SCHEME
 
 
 def run(*args):
@@ -31,7 +32,7 @@ def test_table_for_a_trustgen_image(identity, verify_files):
     assert result.exit_code == 0, result.output
     header, rule, row = result.stdout.splitlines()
     assert header.split() == ["file", "C2PA", "watermark", "content", "id", "verdict", "action"]
-    assert row.split()[1:] == ["trusted", "dwtDctSvd", "0123456789ab", "trusted-ai", "pass"]
+    assert row.split()[1:] == ["trusted", DEFAULT_SCHEME, "0123456789ab", "trusted-ai", "pass"]
 
 
 def test_json_lines_follow_the_documented_schema(identity, verify_files):
@@ -79,10 +80,11 @@ def test_policy_and_usage_errors_exit_2(identity, verify_files, tmp_path):
     assert two.exit_code == 2 and "--detached goes with exactly one image PATH" in two.stderr
 
 
-def test_trust_options_and_detached_manifest(c2pa_fixtures):
+def test_trust_options_and_detached_manifest(c2pa_fixtures, c2pa_only_policy):
     files, trust = c2pa_fixtures / "files", c2pa_fixtures / "trust"
-    anchors = ("--trust-anchors", trust / "test_cert_root_bundle.pem", "--trust-config", trust / "store.cfg")
-    assert run(files / "C.jpg", "--no-detector").exit_code == 1  # untrusted without the anchors
+    anchors = ("--trust-anchors", trust / "test_cert_root_bundle.pem", "--trust-config", trust / "store.cfg",
+               "--policy", c2pa_only_policy)
+    assert run(files / "C.jpg", "--no-detector", "--policy", c2pa_only_policy).exit_code == 1  # untrusted
     trusted = run(files / "C.jpg", "--no-detector", "--json", *anchors)
     assert (trusted.exit_code, json.loads(trusted.stdout)["c2pa"]["state"]) == (0, "trusted")
     cloud = run(files / "cloud.jpg", "--no-detector", "--json", *anchors,
