@@ -65,6 +65,7 @@ class Ingredient:
     relationship: str | None
     codes: tuple[str, ...] = ()
     has_manifest: bool = False
+    digital_source_type: str | None = None  # what the ingredient's own manifest declares
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class Verdict:
                 "state": m.state,
                 "codes": list(m.codes),
                 "ingredients": [
-                    {"title": i.title, "relationship": i.relationship, "codes": list(i.codes)}
+                    {"title": i.title, "relationship": i.relationship, "codes": list(i.codes),
+                     "digital_source_type": i.digital_source_type}
                     for i in m.ingredients
                 ],
                 "signer": _plain(m.signer),

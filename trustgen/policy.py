@@ -334,7 +334,7 @@ def _ingredient_flags(m: ManifestEvidence) -> list[str]:
         title = ing.title or "untitled"
         if ing.codes:
             out.append(f"Ingredient '{title}' fails validation ({', '.join(ing.codes)}).")
-        if getattr(ing, "digital_source_type", None) in AI_SOURCE_TYPES:
+        if ing.digital_source_type in AI_SOURCE_TYPES:
             out.append(f"Ingredient '{title}' declares AI generation ({_short(ing.digital_source_type)}).")
     return out
 

@@ -82,6 +82,11 @@ def verify_files(identity, tmp_path_factory) -> dict[str, Path]:
             encode_image(china, "jpeg"), "jpeg", identity.signer(), source_type="digitalCapture",
             ingredients=[IngredientSource(tamper(capture), "jpeg", "tampered.jpg", "componentOf")],
             title="composite.jpg"),
+        # a capture composed with a generated image: the ingredient's own manifest says AI
+        "capture-ai-ingredient": sign_image(
+            encode_image(china, "jpeg"), "jpeg", identity.signer(), source_type="digitalCapture",
+            ingredients=[IngredientSource(gen, "jpeg", "generated.jpg", "componentOf")],
+            title="composite-ai.jpg"),
         "tampered": tamper(gen),
         "unrelated-signer": generated(other, flower, content_id="0123456789ab"),
         "stripped": encode_image(decode_image(gen), "png"),

@@ -78,7 +78,8 @@ def test_html_is_self_contained(records):
     page = _Page(html)
     assert [r["verdict"] for r in page.rows] == [r["verdict"] for r in records]
     thumbs = [r["thumb"] for r in page.rows]
-    assert sum(t is not None and t.startswith("data:image/jpeg;base64,") for t in thumbs) == 9
+    decodable = sum(r["verdict"] != "error" for r in records)
+    assert sum(t is not None and t.startswith("data:image/jpeg;base64,") for t in thumbs) == decodable
     assert "<script>" in html and "Content credentials" in html
 
 

@@ -19,6 +19,7 @@ LABEL_OF = {
     "trusted-capture": "trusted-capture",
     "capture-of-ai": "trusted-capture-flagged",
     "capture-bad-ingredient": "trusted-capture-flagged",
+    "capture-ai-ingredient": "trusted-capture-flagged",
     "tampered": "credentials-invalid",
     "unrelated-signer": "untrusted-ai",
     "stripped": "ai-watermark",
@@ -59,6 +60,8 @@ def test_reasons_name_what_decided(verifier, verify_files):
     assert "assertion.dataHash.mismatch" in reasons("tampered")
     assert "content id ba9876543210 but the watermark carries 0123456789ab" in reasons("id-mismatch")
     assert "Ingredient 'tampered.jpg' fails validation" in reasons("capture-bad-ingredient")
+    assert "Ingredient 'generated.jpg' declares AI generation (trainedAlgorithmicMedia)" in reasons(
+        "capture-ai-ingredient")
     assert f"{DEFAULT_SCHEME} watermark was found" in reasons("capture-of-ai")
     assert "p-value" in reasons("stripped")
     assert "not evidence that the image is authentic" in reasons("plain")

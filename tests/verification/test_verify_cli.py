@@ -111,9 +111,9 @@ def test_newsroom_batch_writes_reports_and_never_touches_inputs(identity, verify
             "--report", out / "report.html", "--jsonl", out / "out.jsonl", "--csv", out / "out.csv")
     result = run(*args, "--progress")
     assert result.exit_code == 2  # the truncated PNG
-    assert "verified 10/10" in result.stderr  # in folders only image files count; hidden ones skipped
+    assert "verified 11/11" in result.stderr  # in folders only image files count; hidden ones skipped
     records = [json.loads(line) for line in (out / "out.jsonl").read_text().splitlines()]
-    assert len(records) == 10 and {r["policy"] for r in records} == {"newsroom"}
+    assert len(records) == 11 and {r["policy"] for r in records} == {"newsroom"}
     assert {r["verdict"] for r in records} >= {"trusted-ai", "credentials-invalid", "ai-watermark", "error"}
     verified = {Path(r["path"]).name for r in records if r["action"] == "verified"}
     assert verified == {"trusted-capture.jpg"}
@@ -125,7 +125,7 @@ def test_newsroom_batch_writes_reports_and_never_touches_inputs(identity, verify
     again = run(*args)
     assert again.exit_code == 2 and "already exists; pass --overwrite" in again.stderr
     replaced = run(*args, "--overwrite")
-    assert "10 files (9 from cache)" in replaced.stderr  # errors are never cached
+    assert "11 files (10 from cache)" in replaced.stderr  # errors are never cached
 
 
 def _distinct_images(folder: Path, n: int) -> list[Path]:

@@ -158,6 +158,7 @@ def _evidence(report: dict, embedded: bool, certificate: dict) -> ManifestEviden
             relationship=ing.get("relationship"),
             codes=tuple(sorted(ing_codes)),
             has_manifest=bool(ing.get("active_manifest") or ing.get("manifest_data")),
+            digital_source_type=_source_type(report["manifests"].get(ing.get("active_manifest")) or {}),
         ))
 
     actions, source_type, generation = [], None, None
@@ -192,6 +193,17 @@ def _evidence(report: dict, embedded: bool, certificate: dict) -> ManifestEviden
         embedded=embedded,
         trustgen=generation,
     )
+
+
+def _source_type(manifest: dict) -> str | None:
+    """The first digital source type a manifest's actions declare (an ingredient's, too)."""
+    for assertion in manifest.get("assertions") or ():
+        body = assertion.get("data")
+        if assertion.get("label") in ("c2pa.actions", "c2pa.actions.v2") and isinstance(body, dict):
+            for act in body.get("actions") or ():
+                if act.get("digitalSourceType"):
+                    return act["digitalSourceType"]
+    return None
 
 
 def _failures(entries, *, filter_success: bool = False) -> tuple[str, ...]:
