@@ -14,6 +14,7 @@ import io
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from html import escape
 from typing import Iterable
@@ -70,7 +71,8 @@ def thumbnail_uri(path: str | None) -> str | None:
 
 
 def render_html(records: Iterable[dict], *, policy: str = "default", title: str = "Verification report",
-                thumbnails: bool = True) -> bytes:
+                thumbnails: bool = True, workers: int = 1) -> bytes:
+    """The report page; ``workers`` threads decode the thumbnails (the slow part for big runs)."""
     records = list(records)
     counts = Counter(r["verdict"] for r in records)
     order = [label for label in LABELS if counts[label]] + sorted(set(counts) - set(LABELS))
@@ -86,7 +88,11 @@ def render_html(records: Iterable[dict], *, policy: str = "default", title: str 
     root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     if root and not os.path.isdir(root):
         root = os.path.dirname(root)
-    rows = "\n".join(_row(r, root, thumbnails) for r in records)
+    uris: list[str | None] = [None] * len(records)
+    if thumbnails:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            uris = list(pool.map(thumbnail_uri, [r.get("path") for r in records]))
+    rows = "\n".join(_row(r, root, uri) for r, uri in zip(records, uris))
     page = _PAGE.format(
         title=escape(title), policy=escape(policy), root=escape(root or "-"), n=len(records), passed=passed, when=when,
         version=escape(__version__), buttons="\n".join(buttons), rows=rows, style=_STYLE, script=_SCRIPT,
@@ -94,10 +100,9 @@ def render_html(records: Iterable[dict], *, policy: str = "default", title: str 
     return page.encode()
 
 
-def _row(r: dict, root: str, thumbnails: bool) -> str:
+def _row(r: dict, root: str, uri: str | None) -> str:
     verdict = r.get("verdict") or "error"
     c2pa, wm, det = r.get("c2pa"), r.get("watermark"), r.get("detector")
-    uri = thumbnail_uri(r.get("path")) if thumbnails else None
     thumb = f'<img class="thumb" alt="thumbnail" src="{uri}">' if uri else '<div class="thumb none">no preview</div>'
     reasons = "".join(f"<li>{escape(s)}</li>" for s in r.get("reasons") or ())
     path = str(r.get("path") or "(bytes)")

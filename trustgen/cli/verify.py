@@ -76,6 +76,8 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
         records.append(record)
         from_cache += cached
         if record["verdict"] == "error":
+            if show:
+                click.echo("\r\033[K", err=True, nl=False)  # clear the progress line first
             error_line(record["error"])
         if as_json:
             json_line(record)
@@ -89,7 +91,8 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
         table([_row(r) for r in records],
               ("file", "C2PA", "watermark", "content id", "verdict", "action"))
     for out, fn in outputs:
-        data = fn(records) if fn else render.render_html(records, policy=verifier.policy.name)
+        data = fn(records) if fn else render.render_html(records, policy=verifier.policy.name,
+                                                          workers=workers)
         atomic_write(out, data, overwrite=overwrite)
     errors = sum(r["verdict"] == "error" for r in records)
     failed = sum(not r["passed"] for r in records) - errors
