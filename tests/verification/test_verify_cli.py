@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -186,3 +187,19 @@ def test_a_crash_on_one_file_becomes_its_error_row(identity, verify_files, tmp_p
     assert verdicts == ["no-evidence", "error", "ai-watermark"]
     assert "verification crashed: RuntimeError: decoder exploded" in results[1][0]["error"]
     assert len(cache) == 2  # the crash is not cached: the next run tries again
+
+
+def test_moderation_worker_example(identity, verify_files):
+    from detectors.model import CHECKPOINT
+
+    if not CHECKPOINT.is_file():
+        pytest.skip(f"the shipped detector checkpoint {CHECKPOINT} is not there yet")
+    example = Path(__file__).resolve().parents[2] / "examples" / "moderation_worker.py"
+    names = ("trusted-ai", "stripped", "tampered", "truncated")
+    proc = subprocess.run([sys.executable, str(example), *(str(verify_files[n]) for n in names)],
+                          capture_output=True, text=True, timeout=300, env=os.environ)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    decisions = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [d["action"] for d in decisions] == ["label-as-AI", "label-as-AI", "review", "block"]
+    assert decisions[1]["content_id"] == "0123456789ab"
+    assert all(d["latency_ms"] > 0 and d["reasons"] for d in decisions)
