@@ -66,3 +66,17 @@ def test_binomial_tail_is_a_p_value():
 def test_bad_key_is_refused(astronaut):
     with pytest.raises(WatermarkError, match="key"):
         wm.embed(astronaut, wm.new_content_id(), key=b"short")
+
+
+@pytest.mark.parametrize("size, mode", [((300, 300), "RGB"), ((64, 64), "L"), ((1000, 100), "RGB"),
+                                        ((40, 40), "RGB")])
+def test_flat_tiny_and_strip_images_read_as_unmarked(size, mode):
+    ev = wm.detect(Image.new(mode, size, 200))
+    assert not ev.detected and ev.p_value == 1.0
+
+
+def test_extreme_aspect_and_flat_black_images_carry_the_mark():
+    for img in (Image.new("RGB", (256, 2048), (128, 128, 128)), Image.new("RGB", (300, 300))):
+        cid = wm.new_content_id()
+        ev = wm.detect(wm.embed(img, cid))
+        assert ev.detected and ev.content_id == cid

@@ -170,19 +170,18 @@ def viterbi_decode(soft) -> list[int]:
     steps = soft.shape[0]
     ns = np.arange(64)
     prev = np.stack([ns >> 1, (ns >> 1) | 32])            # (2, 64) predecessor states
-    u = ns & 1
-    metric = np.full(64, -np.inf)
+    branch = (soft @ signs.reshape(128, -1).T).reshape(steps, 64, 2)[:, prev, ns & 1]
+    metric = np.full(64, -1e30)
     metric[0] = 0.0
-    choice = np.zeros((steps, 64), dtype=np.int8)
+    choice = np.empty((steps, 64), dtype=bool)
     for t in range(steps):
-        branch = signs @ soft[t]                           # (64, 2)
-        cand = metric[prev] + branch[prev, u]              # (2, 64)
-        choice[t] = np.argmax(cand, axis=0)
-        metric = cand[choice[t], ns]
+        cand = metric[prev] + branch[t]                    # (2, 64)
+        choice[t] = cand[1] > cand[0]
+        metric = np.maximum(cand[0], cand[1])
     state, bits = 0, []
     for t in range(steps - 1, -1, -1):
         bits.append(state & 1)
-        state = int(prev[choice[t, state], state])
+        state = (state >> 1) | (32 if choice[t, state] else 0)
     return bits[::-1][: steps - _MEMORY]
 
 
