@@ -72,7 +72,7 @@ def test_bad_key_is_refused(astronaut):
                                         ((40, 40), "RGB")])
 def test_flat_tiny_and_strip_images_read_as_unmarked(size, mode):
     ev = wm.detect(Image.new(mode, size, 200))
-    assert not ev.detected and ev.p_value == 1.0
+    assert not ev.detected and ev.p_value > 0.01
 
 
 def test_extreme_aspect_and_flat_black_images_carry_the_mark():
