@@ -127,7 +127,8 @@ def _evidence(r: dict) -> str:
     else:
         ings = "".join(
             f"<tr><td>{escape(str(i.get('title')))}</td><td>{escape(str(i.get('relationship')))}</td>"
-            f"<td>{escape(' '.join(i.get('codes') or ()) or 'ok')}</td></tr>"
+            f"<td>{escape(' '.join(i.get('codes') or ()) or 'ok')}</td>"
+            f"<td>{escape((i.get('digital_source_type') or '-').rsplit('/', 1)[-1])}</td></tr>"
             for i in c2pa.get("ingredients") or ()
         )
         parts.append("<h4>Content credentials</h4>" + _dl({
@@ -142,7 +143,7 @@ def _evidence(r: dict) -> str:
         }))
         if ings:
             parts.append('<table class="ingredients"><tr><th>ingredient</th><th>relationship</th>'
-                         f"<th>validation</th></tr>{ings}</table>")
+                         f"<th>validation</th><th>declares</th></tr>{ings}</table>")
     wm = r.get("watermark")
     parts.append("<h4>Watermark</h4>" + ("<p>not checked</p>" if wm is None else _dl({
         "detected": wm.get("detected"), "scheme": wm.get("scheme"), "content id": wm.get("content_id"),
