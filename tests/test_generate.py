@@ -157,3 +157,15 @@ def _replace_png_pixels(signed: bytes, image: Image.Image) -> bytes:
         out.append(chunk)
     assert done
     return b"".join(out)
+
+
+def test_output_whose_mark_does_not_read_back_is_refused(identity, unconditional):
+    from trustgen.errors import WatermarkError
+    from trustgen.generate import _check_mark
+
+    (unmarked,) = unconditional.sample(seeds=[1], num_inference_steps=1)
+    with pytest.raises(WatermarkError, match="did not read back"):
+        _check_mark(unmarked, "0123456789ab", identity.watermark_key)
+    other_id = watermark.embed(unmarked, "ba9876543210", key=identity.watermark_key)
+    with pytest.raises(WatermarkError, match="did not read back"):
+        _check_mark(other_id, "0123456789ab", identity.watermark_key)
