@@ -50,11 +50,11 @@ def unet_config(latent_channels: int) -> dict:
                 up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"))
 
 
-def scheduler_config() -> dict:
+def scheduler_config(prediction: str) -> dict:
     # clip_sample=False: latents are not bounded to [-1, 1]. "trailing" starts sampling at
     # t=999, the step closest to the pure noise the sampler begins from.
     return dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
-                beta_end=0.012, prediction_type="epsilon", clip_sample=False,
+                beta_end=0.012, prediction_type=prediction, clip_sample=False,
                 timestep_spacing="trailing", set_alpha_to_one=False)
 
 
@@ -127,9 +127,9 @@ class Logger:
 
     def __call__(self, **record) -> None:
         record["elapsed_s"] = round(time.time() - self.start, 1)
-        self.file.write(json.dumps(record) + "\n")
+        self.file.write(json.dumps(record, default=str) + "\n")
         self.file.flush()
-        print(json.dumps(record), flush=True)
+        print(json.dumps(record, default=str), flush=True)
 
     def minutes(self) -> float:
         return (time.time() - self.start) / 60
@@ -217,7 +217,7 @@ def train_unet(args: argparse.Namespace) -> None:
     from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DModel
 
     gen = seed_all(args.seed)
-    out = RUNS / "unet"
+    out = RUNS / args.run
     log = Logger(out / "log.jsonl")
     vae = AutoencoderKL.from_pretrained(RUNS / "vae" / "model").eval().requires_grad_(False)
     latents = encode_latents(vae)
@@ -225,10 +225,13 @@ def train_unet(args: argparse.Namespace) -> None:
     scale = 1.0 / flat.std().item()
     vae.register_to_config(scaling_factor=scale)
     latents = [z * scale for z in latents]
-    unet = UNet2DModel(**unet_config(vae.config.latent_channels))
+    if args.init:  # warm start, e.g. from an epsilon-prediction run
+        unet = UNet2DModel.from_pretrained(args.init)
+    else:
+        unet = UNet2DModel(**unet_config(vae.config.latent_channels))
     ema = EMA(unet, args.ema)
-    train_sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items()
-                                   if k not in ("set_alpha_to_one",)})
+    sched_cfg = scheduler_config(args.prediction)
+    train_sched = DDPMScheduler(**{k: v for k, v in sched_cfg.items() if k != "set_alpha_to_one"})
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
     log(event="start", params=sum(p.numel() for p in unet.parameters()), latents=len(latents),
         scaling_factor=scale, latent_mean=flat.mean().item(),
@@ -241,7 +244,8 @@ def train_unet(args: argparse.Namespace) -> None:
         noise = torch.randn(z0.shape, generator=gen)
         t = torch.randint(0, train_sched.config.num_train_timesteps, (z0.shape[0],), generator=gen)
         pred = unet(train_sched.add_noise(z0, noise, t), t).sample
-        loss = F.mse_loss(pred, noise)
+        target = noise if args.prediction == "epsilon" else train_sched.get_velocity(z0, noise, t)
+        loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -256,7 +260,8 @@ def train_unet(args: argparse.Namespace) -> None:
         if step % args.save_every == 0 or done:
             ema.model.save_pretrained(out / "ema")
             vae.save_pretrained(out / "vae")  # carries the scaling factor
-            imgs = sample(ema.model, vae, DDIMScheduler(**scheduler_config()), 4, 25, args.seed)
+            DDIMScheduler(**sched_cfg).save_pretrained(out / "scheduler")
+            imgs = sample(ema.model, vae, DDIMScheduler(**sched_cfg), 4, 25, args.seed)
             save_grid(imgs, out / f"preview_{step:06d}.png")
             log(event="checkpoint", step=step)
         if done:
@@ -267,9 +272,11 @@ def train_unet(args: argparse.Namespace) -> None:
 def export(args: argparse.Namespace) -> None:
     from diffusers import AutoencoderKL, DDIMScheduler, LDMPipeline, UNet2DModel
 
-    vae = AutoencoderKL.from_pretrained(RUNS / "unet" / "vae")
-    unet = UNet2DModel.from_pretrained(RUNS / "unet" / "ema")
-    pipe = LDMPipeline(vqvae=vae, unet=unet, scheduler=DDIMScheduler(**scheduler_config()))
+    run = RUNS / args.run
+    vae = AutoencoderKL.from_pretrained(run / "vae")
+    unet = UNet2DModel.from_pretrained(run / "ema")
+    pipe = LDMPipeline(vqvae=vae, unet=unet,
+                       scheduler=DDIMScheduler.from_pretrained(run / "scheduler"))
     pipe.save_pretrained(args.out, safe_serialization=True)
     for f in sorted(args.out.rglob("*.safetensors")):
         print(f"{f.relative_to(args.out)}: {f.stat().st_size / 1e6:.1f} MB")
@@ -289,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--grad-weight", type=float, default=1.0, help="weight of the edge loss")
     p.add_argument("--kl-weight", type=float, default=1e-6)
-    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=int, default=250)
     p.set_defaults(func=train_vae)
 
@@ -301,10 +308,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped weights")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--prediction", choices=("epsilon", "v_prediction"), default="v_prediction",
+                   help="v keeps the x0 estimate sane at high noise, where an undertrained "
+                        "epsilon model's error is amplified ~12x")
+    p.add_argument("--init", type=Path, help="warm-start from this UNet2DModel folder")
+    p.add_argument("--run", default="unet", help="output folder under runs/")
     p.set_defaults(func=train_unet)
 
     p = sub.add_parser("export", help="write the LDMPipeline folder the package ships")
     p.add_argument("--out", type=Path, default=SHIPPED)
+    p.add_argument("--run", default="unet", help="the unet run to export, under runs/")
     p.set_defaults(func=export)
 
     args = parser.parse_args(argv)
