@@ -80,3 +80,16 @@ def test_extreme_aspect_and_flat_black_images_carry_the_mark():
         cid = wm.new_content_id()
         ev = wm.detect(wm.embed(img, cid))
         assert ev.detected and ev.content_id == cid
+
+
+def test_detect_is_thread_safe(photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    images, ids = [], []
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        ids.append(wm.new_content_id())
+        images.append(wm.embed(photo(name, 320), ids[-1]))
+    images += [photo("brick", 320), photo("camera", 320)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda im: wm.detect(im), images * 2))
+    assert [r.content_id for r in results] == (ids + [None, None]) * 2
