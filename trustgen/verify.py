@@ -136,8 +136,9 @@ class Verifier:
             "network": [self.trust.allow_remote, self.trust.ocsp],
             "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
             "schemes": self.watermark_schemes,
-            "detector": None if self.detector is None
-            else [str(self.detector.model_id), self.detector_threshold],
+            "detector": None if self.detector is None  # calibration changes with every retrain
+            else [str(self.detector.model_id), self.detector_threshold,
+                  getattr(self.detector, "calibration_", None)],
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
