@@ -143,13 +143,16 @@ class Verifier:
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-_SHARED: dict[str, Verifier] = {}
+_SHARED: dict[tuple, Verifier] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" = "default") -> Verdict:
-    """One verdict for a file path or image bytes; reuses one ``Verifier`` per policy."""
-    key = str(policy)
+    """One verdict for a file path or image bytes; reuses one ``Verifier`` per policy (and per
+    local identity, so one created later, e.g. by ``trustgen keys init``, is picked up)."""
+    identity = _local_identity()
+    root = None if identity is None else identity.root_path
+    key = (str(policy), None if root is None else (str(root), root.stat().st_mtime_ns))
     with _SHARED_LOCK:
         verifier = _SHARED.get(key)
         if verifier is None:
