@@ -95,7 +95,8 @@ def verify_batch(
         try:
             record = verifier.verify_bytes(data, filename=str(path), detached=detached).to_dict()
         except Exception as err:  # noqa: BLE001 - a crashing decoder must not end the batch
-            return verifier.error(path, f"{path}: verification crashed: {type(err).__name__}: {err}").to_dict(), False
+            message = f"{path}: verification crashed: {type(err).__name__}: {err}"
+            return verifier.error(path, message).to_dict(), False
         if cache is not None and record["verdict"] != "error":
             cache.put(sha, record)
         return record, False

@@ -152,7 +152,8 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
             if key not in schema:
                 raise fail(table, key, f"unknown key (known: {', '.join(schema)})")
             if not isinstance(value, schema[key]) or (isinstance(value, bool) and bool not in schema[key]):
-                kinds = " or ".join(dict.fromkeys("number" if t in (float, int) else t.__name__ for t in schema[key]))
+                names = ("number" if t in (float, int) else t.__name__ for t in schema[key])
+                kinds = " or ".join(dict.fromkeys(names))
                 raise fail(table, key, f"must be a {kinds}, not {type(value).__name__}")
 
     trust, wm, det, actions = (data.get(t, {}) for t in ("trust", "watermark", "detector", "actions"))
@@ -284,9 +285,11 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
         reasons.append(f"Content credentials are present but {verb} ({what}).")
     elif m is not None and m.state == "valid":
         claim = f"; they claim {_declared(m)}" if m.digital_source_type or m.actions else ""
-        reasons.append(f"Content credentials are intact but the signer{_signer(m)} is not trusted by this policy{claim}.")
+        reasons.append(f"Content credentials are intact but the signer{_signer(m)} is not trusted "
+                       f"by this policy{claim}.")
     elif m is not None and m.state == "remote":
-        reasons.append("Content credentials are stored at a remote URL that was not fetched (allow_remote is off).")
+        reasons.append("Content credentials are stored at a remote URL that was not fetched "
+                       "(allow_remote is off).")
     if reasons:
         reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
         if m.state == "valid":
@@ -347,7 +350,8 @@ def _watermark_sentences(wm, found: bool, max_p: float, *, only_found: bool = Fa
         cid = f"content id {wm.content_id}" if wm.content_id else "no content id"
         return [f"A {wm.scheme or 'known'} watermark was found ({cid}{p})."]
     if wm.detected:  # found by the scheme, but weaker than this policy accepts
-        return [f"A {wm.scheme} watermark candidate has p-value {wm.p_value:.1e}, above this policy's limit {max_p:.0e}."]
+        return [f"A {wm.scheme} watermark candidate has p-value {wm.p_value:.1e}, "
+                f"above this policy's limit {max_p:.0e}."]
     return [] if only_found else ["No known watermark was found."]
 
 
