@@ -190,6 +190,7 @@ def evaluate(det, items: list[Item], *, reps: int = 500, log=print) -> tuple[dic
         "bootstrap": {"unit": "source photo", "reps": reps, "interval": "95% percentile"},
         "clean": grid["clean"], "per_family": per_family, "robustness": grid,
         "reliability": reliability(y, p), "format_control": format_control(items),
+        "training": det.training_summary_,
     }
     return report, {"y": y, "family": fam, "scores": scores}
 
@@ -234,8 +235,9 @@ def plot(report: dict, raw: dict, out: Path) -> list[Path]:
 
 
 def run(det, data: Path, out: Path | None, *, reps: int = 500, log=print) -> dict:
-    """Evaluate on a folder; with ``out``, write evaluation.json, roc.png and reliability.png."""
-    report, raw = evaluate(det, find_items(data), reps=reps, log=log)
+    """Evaluate on a folder (GenImage: its val/ part); with ``out``, also write
+    evaluation.json, roc.png and reliability.png."""
+    report, raw = evaluate(det, find_items(data, split="val"), reps=reps, log=log)
     report["data"]["path"] = str(data)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

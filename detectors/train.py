@@ -99,8 +99,6 @@ def main(argv: list[str] | None = None) -> None:
     det.save(args.out, overwrite=args.overwrite)
     log(f"saved {args.out}")
     report = evaluate.run(det, args.data / "tiles" / "test", args.reports, log=log)
-    report["training"] = det.training_summary_
-    (args.reports / "evaluation.json").write_text(json.dumps(report, indent=1))
     log(json.dumps({k: round(v["auc"], 4) for k, v in report["clean"].items()}))
 
 
