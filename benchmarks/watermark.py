@@ -379,6 +379,9 @@ def main(argv=None):
     ap.add_argument("--trials", type=int, default=3, help="ids/keys per photo (keyed schemes)")
     ap.add_argument("--unmarked", type=int, default=10_000)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--merge", action="store_true",
+                    help="re-run only --schemes (and false alarms if --unmarked > 0) and merge "
+                         "into the existing results, recording the re-run in meta")
     args = ap.parse_args(argv)
     import cv2
 
@@ -401,10 +404,20 @@ def main(argv=None):
     fp = false_alarms(pics, count, log) if count else None
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "watermark-quick" if args.quick else "watermark"
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "photos": list(pics), "sides": list(sides), "trials": trials,
-            "attacks": list(ATTACKS), "seconds": round(time.time() - started),
-            "timing": "median thread CPU ms, one thread (OMP/OpenCV/ONNX limited to 1)"}
+    if args.merge:
+        old = json.loads((args.out / f"{stem}.json").read_text())
+        ran = set(args.schemes.split(","))
+        rows = [r for r in old["rows"] if r["scheme"] not in ran] + rows
+        summary = summarise(sorted(rows, key=lambda r: (r["side"], SCHEMES.index(r["scheme"]))))
+        fp = fp or old["false_alarms"]
+        old["meta"].setdefault("reruns", []).append(
+            {"schemes": sorted(ran), "false_alarms": bool(count), "at": time.ctime(),
+             "seconds": round(time.time() - started)})
+    meta = old["meta"] if args.merge else {
+        "python": platform.python_version(), "machine": platform.machine(),
+        "photos": list(pics), "sides": list(sides), "trials": trials,
+        "attacks": list(ATTACKS), "seconds": round(time.time() - started),
+        "timing": "median thread CPU ms, one thread (OMP/OpenCV/ONNX limited to 1)"}
     (args.out / f"{stem}.json").write_text(json.dumps(
         {"meta": meta, "summary": summary, "false_alarms": fp, "default_detect_ms": dd,
          "rows": rows}, indent=1))

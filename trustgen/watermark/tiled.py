@@ -238,7 +238,7 @@ def _registrations(y: np.ndarray):
 
 
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
-    """Decode under each key from up to DECODES registrations; stop early once all verify.
+    """Decode under each key from up to DECODES registrations; stop at the first exact match.
 
     The p-value is multiplied by DECODES whether or not all were tried: each decode is one more
     chance for a false match, and stopping early cannot add chances.
@@ -250,9 +250,9 @@ def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
     best: dict[bytes, payload.Reading] = {}
     registrations = _registrations(y)
     for _ in range(DECODES):
-        open_keys = [k for k in keys if k not in best or best[k].p_value > exact]
-        if not open_keys:
-            break
+        if any(r.p_value <= exact for r in best.values()):
+            break  # nothing can be more significant than an exact tag match
+        open_keys = keys
         _z, tile, _py, _px = next(registrations, (None, None, None, None))
         if tile is None:
             break
