@@ -6,16 +6,11 @@ identity (tests/conftest.py), plus the C2PA reference fixtures signed by other i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-# tests/conftest.py puts tests/ on sys.path, where tests/detectors/ would shadow the installed
-# ``detectors`` package as an empty namespace package; the repository root must come first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
-
-# tests/conftest.py puts tests/ on sys.path, where this folder would shadow the installed
-# ``detectors`` package as a namespace package; the repository root must come first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 @pytest.fixture(scope="session", autouse=True)
