@@ -8,7 +8,7 @@ found nothing is a record saying so (``state="absent"``, ``detected=False``).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 #: C2PA states, from best to worst news about the credentials themselves.

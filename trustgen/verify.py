@@ -14,7 +14,6 @@ import json
 import math
 import os
 import threading
-from pathlib import Path
 from typing import Any, Sequence
 
 from ._version import __version__
@@ -62,7 +61,9 @@ class Verifier:
         self.watermark_keys: tuple[bytes, ...] = ()
         self.watermark_schemes: tuple[str, ...] | None = None
         if p.watermark:
-            keys = list(watermark_keys) + [_read_key(f) for f in p.watermark_key_files]
+            from .watermark import read_key_file
+
+            keys = list(watermark_keys) + [read_key_file(f) for f in p.watermark_key_files]
             if identity is not None and p.watermark_local_key:
                 local = _identity_key(identity)
                 keys += [local] if local else []
@@ -180,18 +181,6 @@ def _identity_key(identity) -> bytes | None:
         return identity.watermark_key
     except (TypeError, ValueError, OSError):
         return None
-
-
-def _read_key(path: Path) -> bytes:
-    """A watermark key file, as ``trustgen watermark --key-file`` reads it: hex, else raw bytes."""
-    data = read_file(path)
-    try:
-        key = bytes.fromhex(data.strip().decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        key = data
-    if len(key) < 16:
-        raise ConfigError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
-    return key
 
 
 def _check_schemes(policy: Policy) -> tuple[str, ...] | None:

@@ -8,20 +8,6 @@ from ..errors import ConfigError, InputError, TrustgenError
 from ._render import error_line, json_line, table
 
 
-def _read_key_file(path: str) -> bytes:
-    from ..imageio import read_file
-
-    data = read_file(path)
-    text = data.strip()
-    try:
-        key = bytes.fromhex(text.decode("ascii")) if text else b""
-    except (UnicodeDecodeError, ValueError):
-        key = data
-    if len(key) < 16:
-        raise InputError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
-    return key
-
-
 def _identity_key() -> bytes | None:
     """The local signing identity's watermark key, or None when there is no identity."""
     try:
@@ -62,7 +48,7 @@ def embed_command(src, out, content_id, scheme, key_file, overwrite):
     if fmt not in ("png", "jpeg", "webp"):
         raise InputError("cannot write this format; name the output .png, .jpg or .webp", path=out)
     check_writable(out, overwrite=overwrite)
-    key = _read_key_file(key_file) if key_file else _identity_key()
+    key = watermark.read_key_file(key_file) if key_file else _identity_key()
     content_id = content_id or watermark.new_content_id()
     watermark.payload.parse_content_id(content_id)
     image = decode_image(read_file(src), path=src)
@@ -89,7 +75,7 @@ def detect_command(ctx, files, schemes, key_files, as_json):
     from .. import watermark
     from ..imageio import decode_image, read_file
 
-    keys = [_read_key_file(k) for k in key_files]
+    keys = [watermark.read_key_file(k) for k in key_files]
     own = _identity_key()
     if own:
         keys.append(own)

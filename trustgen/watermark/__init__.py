@@ -15,11 +15,11 @@ import numpy as np
 
 from ..errors import WatermarkError
 from ..evidence import WatermarkEvidence
-from .payload import FALSE_ALARM, PUBLIC_KEY, new_content_id, parse_content_id
+from .payload import FALSE_ALARM, PUBLIC_KEY, new_content_id, parse_content_id, read_key_file
 
 __all__ = [
     "DEFAULT_SCHEME", "FALSE_ALARM", "MIN_SIDE", "PUBLIC_KEY", "SCHEMES",
-    "detect", "embed", "new_content_id",
+    "detect", "embed", "new_content_id", "read_key_file",
 ]
 
 #: Smallest side an image may have to be marked; smaller ones are refused, never left unmarked.

@@ -32,8 +32,9 @@ import hashlib
 import hmac
 import math
 import secrets
+from pathlib import Path
 
-from ..errors import WatermarkError
+from ..errors import InputError, WatermarkError
 
 #: Bits of content id every scheme carries.
 ID_BITS = 48
@@ -215,3 +216,19 @@ def unpack_info(key: bytes, bits) -> tuple[int, int, int]:
 
 def _info_tag(key: bytes, head) -> list[int]:
     return keyed_bits(key, "tag/trustgen/" + "".join(map(str, head)), TAG_BITS)
+
+
+def read_key_file(path) -> bytes:
+    """A watermark key file: hex text, else raw bytes; at least 16 bytes either way."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read watermark key: {err.strerror or err}", path=path) from None
+    text = data.strip()
+    try:
+        key = bytes.fromhex(text.decode("ascii")) if text else b""
+    except (UnicodeDecodeError, ValueError):
+        key = data
+    if len(key) < 16:
+        raise InputError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
+    return key
