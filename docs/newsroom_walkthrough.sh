@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The newsroom walk-through of docs/verification.md, end to end, with trustgen commands only.
+# The newsroom walk-through of the README, end to end, with trustgen commands only.
 # Builds an inbox (agency captures, a generated image, a reposted copy, a tampered file, files
 # signed elsewhere, a plain photo, a broken file), verifies it under the newsroom policy, and
 # renders the HTML report to docs/report.png with headless Chromium.
