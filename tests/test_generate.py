@@ -61,9 +61,17 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_same_seed_same_image_other_seed_other_image(unconditional, unconditional_pair):
-    raw = [np.asarray(im, dtype=np.float32) for im in unconditional.sample(seeds=[11, 12, 11],
-                                                                          num_inference_steps=2)]
-    assert np.array_equal(raw[0], raw[2])
+    def sample(seeds):
+        return [np.asarray(im, dtype=np.float32)
+                for im in unconditional.sample(seeds=seeds, num_inference_steps=2)]
+
+    raw = sample([11, 12])
+    again = sample([11, 12])
+    assert all(np.array_equal(a, b) for a, b in zip(raw, again))
+    # A seed's image does not depend on its batch neighbours; batched float kernels may round
+    # differently, so a pixel may move by one level, no more.
+    (alone,) = sample([11])
+    assert np.abs(alone - raw[0]).max() <= 1.0
     assert np.abs(raw[0] - raw[1]).mean() > 5.0
     # The outputs are those samples plus an invisible mark.
     assert _psnr(_pixels(unconditional_pair[0]), raw[0]) > 35
