@@ -110,11 +110,19 @@ class ManifestEvidence:
 
 @dataclass(frozen=True)
 class WatermarkEvidence:
+    """A watermark search: what was looked for (``schemes_checked``) and the best reading.
+
+    ``key`` names the key that matched: ``"public"`` for the documented public key (anyone can
+    make such a mark), else ``"sha256:"`` and the first 16 hex digits of the key's SHA-256.
+    """
+
     detected: bool
     scheme: str | None = None
     content_id: str | None = None
     p_value: float | None = None
     bit_errors: int | None = None
+    key: str | None = None
+    schemes_checked: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
