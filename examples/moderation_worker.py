@@ -39,10 +39,17 @@ def moderate(upload: bytes, filename: str | None = None) -> dict:
 
 
 def main(paths: list[str]) -> int:
+    def one(path: str) -> dict:
+        try:
+            return moderate(Path(path).read_bytes(), path)
+        except OSError as err:  # an upload that never arrived: say so, keep going
+            return {"file": path, "action": None, "error": err.strerror or str(err)}
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for decision in pool.map(lambda p: moderate(Path(p).read_bytes(), p), paths):
-            print(json.dumps(decision))
-    return 0
+        decisions = list(pool.map(one, paths))
+    for decision in decisions:
+        print(json.dumps(decision))
+    return 2 if any("error" in d for d in decisions) else 0
 
 
 if __name__ == "__main__":

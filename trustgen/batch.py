@@ -61,13 +61,14 @@ class VerdictCache:
     def __len__(self) -> int:
         return len(self._records)
 
-    def get(self, sha256: str) -> dict | None:
-        return self._records.get(sha256)
+    def get(self, key: str) -> dict | None:
+        """The record cached under ``key``: the file's SHA-256 (plus a detached manifest's)."""
+        return self._records.get(key)
 
-    def put(self, sha256: str, record: dict) -> None:
-        line = json.dumps({"fingerprint": self.fingerprint, "sha256": sha256, "record": record})
+    def put(self, key: str, record: dict) -> None:
+        line = json.dumps({"fingerprint": self.fingerprint, "sha256": key, "record": record})
         with self._lock:
-            self._records[sha256] = record
+            self._records[key] = record
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
@@ -80,7 +81,8 @@ def verify_batch(
     """``(record, from_cache)`` per input, in input order, with ``workers`` threads.
 
     A record is ``Verdict.to_dict()``. Any failure on one file, including an unexpected crash
-    inside a decoder, becomes that file's ``error`` record; the batch goes on.
+    inside a decoder, becomes that file's ``error`` record; the batch goes on. A verdict read
+    with a detached manifest is cached under the file's and the manifest's hashes together.
     """
 
     def one(path: Path) -> tuple[dict, bool]:
@@ -89,17 +91,17 @@ def verify_batch(
         except InputError as err:
             return verifier.error(path, str(err)).to_dict(), False
         sha = sha256_hex(data)
-        cached = cache.get(sha) if cache is not None else None
+        key = sha if detached_sha is None else f"{sha}+{detached_sha}"
+        cached = cache.get(key) if cache is not None else None
         if cached is not None:
             return {**cached, "path": str(path)}, True
-        try:
-            record = verifier.verify_bytes(data, filename=str(path), detached=detached).to_dict()
-        except Exception as err:  # noqa: BLE001 - a crashing decoder must not end the batch
-            message = f"{path}: verification crashed: {type(err).__name__}: {err}"
-            return verifier.error(path, message).to_dict(), False
+        # verify_bytes turns any crash into an error verdict: the batch goes on
+        record = verifier.verify_bytes(data, filename=str(path), detached=detached).to_dict()
         if cache is not None and record["verdict"] != "error":
-            cache.put(sha, record)
+            cache.put(key, record)
         return record, False
+
+    detached_sha = None if detached is None else sha256_hex(detached)
 
     paths = list(paths)
     if workers <= 1:

@@ -26,10 +26,12 @@ LABELS = {
         "fails validation, or an AI watermark is present"
     ),
     "credentials-invalid": "credentials present but tampered or invalid",
-    "untrusted-ai": "credentials intact from a signer not trusted, declaring AI generation",
+    "untrusted-ai": (
+        "credentials intact from a signer not trusted; they or an AI watermark declare AI generation"
+    ),
     "credentials-untrusted": "credentials intact, signer not trusted",
     "credentials-remote": "credentials stored at a URL that was not fetched",
-    "ai-watermark": "no credentials, but a known AI watermark",
+    "ai-watermark": "no credentials read (none, or stored at a URL), but a known AI watermark",
     "likely-synthetic": "no credentials or watermark, but the detector says likely synthetic",
     "no-evidence": "no evidence either way (not a sign of authenticity)",
     "error": "the file could not be read or decoded",
@@ -105,7 +107,10 @@ def shipped_policies() -> list[str]:
 def _read_source(name_or_path: str | Path) -> tuple[str, str, Path | None]:
     text_name = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or "/" in text_name or text_name.endswith(".toml")
-    if looks_like_path or Path(text_name).is_file():
+    shipped = re.fullmatch(r"[A-Za-z0-9_-]+", text_name) and (
+        files("trustgen.policies") / f"{text_name}.toml").is_file()
+    # a shipped name wins over a stray file of that name in the working folder
+    if looks_like_path or (not shipped and Path(text_name).is_file()):
         path = Path(name_or_path)
         if not path.is_file():
             raise PolicyError("no such policy file", path=path)
@@ -113,10 +118,10 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str, Path | None]:
             return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
         except (OSError, UnicodeDecodeError) as err:
             raise PolicyError(f"cannot read policy file: {err}", path=path) from None
-    resource = files("trustgen.policies") / f"{text_name}.toml"
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", text_name) or not resource.is_file():
+    if not shipped:
         known = ", ".join(shipped_policies())
         raise PolicyError(f"unknown policy {text_name!r}; shipped policies: {known}, or give a .toml path")
+    resource = files("trustgen.policies") / f"{text_name}.toml"
     return resource.read_text(encoding="utf-8"), f"policy:{text_name}", None
 
 
@@ -233,19 +238,30 @@ def _error(source: str, line: int | None, dotted: str | None, why: str) -> Polic
 
 
 def _line_of(text: str, table: str, key: str | None) -> int | None:
-    """The line where ``key`` is set in ``[table]`` (or the table's header); tomllib won't say."""
+    """The line where ``key`` is set in ``[table]`` (or the table's header); tomllib won't say.
+
+    Finds ``key = `` under ``[table]`` (or ``[[table]]``), ``table.key = `` anywhere, and a
+    ``table = {...}`` inline table.
+    """
     current, header_line = "", None
-    key_re = re.compile(r'^\s*(?:"([^"]+)"|\'([^\']+)\'|([A-Za-z0-9_-]+))\s*=')
+    name = r'(?:"[^"]+"|\'[^\']+\'|[A-Za-z0-9_-]+)'
+    key_re = re.compile(rf"^\s*({name}(?:\s*\.\s*{name})*)\s*=")
     for number, line in enumerate(text.splitlines(), 1):
-        header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line)
+        header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]", line)
         if header:
             current = header.group(1).strip().strip('"')
             if current == table:
                 header_line = number
             continue
         m = key_re.match(line)
-        if m and current == table and key is not None and key == next(g for g in m.groups() if g):
+        if not m:
+            continue
+        parts = [p.strip().strip("\"'") for p in m.group(1).split(".")]
+        path = ([current] if current else []) + parts
+        if key is not None and path == [p for p in (table, key) if p]:
             return number
+        if path == [table] and header_line is None:  # an inline table: table = { ... }
+            header_line = number
     return header_line
 
 
@@ -269,13 +285,13 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
         if m.declares_ai:
             reasons.append(f"They declare the image AI-generated ({_short(m.digital_source_type)}).")
             reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
+            reasons += _detector_sentences(det)
             return "trusted-ai", reasons + _ingredient_flags(m) + mismatch
         reasons.append(f"They declare capture or editing, not AI generation ({_declared(m)}).")
         flags = _ingredient_flags(m)
         if watermark_found:
             flags += _watermark_sentences(wm, watermark_found, max_p_value)
-        if det is not None and det.synthetic:
-            reasons.append(_detector_sentence(det))
+        reasons += _detector_sentences(det)
         reasons += flags + mismatch
         return ("trusted-capture-flagged" if flags else "trusted-capture"), reasons
 
@@ -291,10 +307,15 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
         reasons.append("Content credentials are stored at a remote URL that was not fetched "
                        "(allow_remote is off).")
     if reasons:
+        # Credentials that are not trusted prove nothing, so they never hide an AI watermark.
         reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
+        reasons += _detector_sentences(det)
         if m.state == "valid":
-            return ("untrusted-ai" if m.declares_ai else "credentials-untrusted"), reasons
-        return ("credentials-remote" if m.state == "remote" else "credentials-invalid"), reasons
+            ai = m.declares_ai or watermark_found
+            return ("untrusted-ai" if ai else "credentials-untrusted"), reasons
+        if m.state == "remote":
+            return ("ai-watermark" if watermark_found else "credentials-remote"), reasons
+        return "credentials-invalid", reasons
 
     reasons.append("No content credentials." if m is not None else "Content credentials were not checked.")
     reasons += _watermark_sentences(wm, watermark_found, max_p_value)
@@ -303,7 +324,7 @@ def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, lis
     if det is None:
         reasons.append("The synthetic-image detector was not run.")
     else:
-        reasons.append(_detector_sentence(det))
+        reasons += _detector_sentences(det)
         if det.synthetic:
             return "likely-synthetic", reasons
     reasons.append("Absence of marks is not evidence that the image is authentic.")
@@ -348,11 +369,14 @@ def _watermark_sentences(wm, found: bool, max_p: float, *, only_found: bool = Fa
     if found:
         p = "" if wm.p_value is None else f", p-value {wm.p_value:.1e}"
         cid = f"content id {wm.content_id}" if wm.content_id else "no content id"
-        return [f"A {wm.scheme or 'known'} watermark was found ({cid}{p})."]
+        public = (" under trustgen's public key, which anyone can use to make such a mark"
+                  if wm.key == "public" else "")
+        return [f"A {wm.scheme or 'known'} watermark was found ({cid}{p}){public}."]
     if wm.detected:  # found by the scheme, but weaker than this policy accepts
         return [f"A {wm.scheme} watermark candidate has p-value {wm.p_value:.1e}, "
                 f"above this policy's limit {max_p:.0e}."]
-    return [] if only_found else ["No known watermark was found."]
+    searched = f" (searched: {', '.join(wm.schemes_checked)})" if wm.schemes_checked else ""
+    return [] if only_found else [f"No known watermark was found{searched}."]
 
 
 def _content_id_check(m: ManifestEvidence, wm, found: bool) -> list[str]:
@@ -366,9 +390,13 @@ def _content_id_check(m: ManifestEvidence, wm, found: bool) -> list[str]:
     return []
 
 
-def _detector_sentence(det) -> str:
+def _detector_sentences(det) -> list[str]:
+    """The detector's score, whenever it ran: a weaker signal is reported even when it did not
+    decide."""
+    if det is None:
+        return []
     side = "at or above" if det.synthetic else "below"
-    return (
+    return [
         f"The detector ({det.model}) gives probability {det.probability:.2f} of synthetic, "
         f"{side} its threshold {det.threshold:.2f}."
-    )
+    ]

@@ -70,6 +70,16 @@ def thumbnail_uri(path: str | None) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _common_root(paths: list[str]) -> str:
+    """The folder the rows are shown relative to; none when the paths share no root (mixed
+    absolute and relative paths, or different drives)."""
+    try:
+        root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+    except ValueError:
+        return ""
+    return os.path.dirname(root) if root and not os.path.isdir(root) else root
+
+
 def render_html(records: Iterable[dict], *, policy: str = "default", title: str = "Verification report",
                 thumbnails: bool = True, workers: int = 1) -> bytes:
     """The report page; ``workers`` threads decode the thumbnails (the slow part for big runs)."""
@@ -84,10 +94,7 @@ def render_html(records: Iterable[dict], *, policy: str = "default", title: str 
         f'<span class="badge {_tone(v)}">{escape(v)}</span> <b>{counts[v]}</b></button>'
         for v in order
     ]
-    paths = [r["path"] for r in records if r.get("path")]
-    root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
-    if root and not os.path.isdir(root):
-        root = os.path.dirname(root)
+    root = _common_root([r["path"] for r in records if r.get("path")])
     uris: list[str | None] = [None] * len(records)
     if thumbnails:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -49,14 +49,18 @@ class Verifier:
         p = self.policy
         identity = _local_identity() if (p.local_identity or p.watermark_local_key) else None
 
-        combined = TrustConfig.from_files(p.trust_anchors, allow_remote=p.allow_remote)
+        try:
+            combined = TrustConfig.from_files(p.trust_anchors, allow_remote=p.allow_remote)
+        except ConfigError as err:
+            raise p.field_error("trust", "anchors", str(err)) from None
         if trust is not None:
             combined = combined.merged(trust)
         if identity is not None and p.local_identity:
             combined = combined.merged(TrustConfig.for_identity(identity))
-        self.trust = dataclasses.replace(
-            combined, eku_oids=p.ekus or combined.eku_oids, ocsp=p.ocsp or combined.ocsp,
-        )
+        ekus = combined.eku_oids
+        if p.ekus:  # the policy's list, plus any the caller passed explicitly
+            ekus = tuple(dict.fromkeys(p.ekus + (trust.eku_oids if trust is not None else ())))
+        self.trust = dataclasses.replace(combined, eku_oids=ekus, ocsp=p.ocsp or combined.ocsp)
 
         self.watermark_keys: tuple[bytes, ...] = ()
         self.watermark_schemes: tuple[str, ...] | None = None
@@ -88,7 +92,18 @@ class Verifier:
 
     def verify_bytes(self, data: bytes, filename: str | None = None, *,
                      detached: bytes | None = None) -> Verdict:
-        """The verdict for an image held in memory (an upload); ``filename`` only names it."""
+        """The verdict for an image held in memory (an upload); ``filename`` only names it.
+
+        Any failure inside a reader or decoder, expected or not, becomes an ``error`` verdict:
+        a moderation worker or a batch must never die on one hostile file.
+        """
+        try:
+            return self._verify_bytes(data, filename, detached)
+        except Exception as err:  # noqa: BLE001 - see the docstring
+            where = f"{filename}: " if filename else ""
+            return self.error(filename, f"{where}verification crashed: {type(err).__name__}: {err}")
+
+    def _verify_bytes(self, data: bytes, filename: str | None, detached: bytes | None) -> Verdict:
         from .credentials.read import read_credentials
 
         fmt = sniff_format(data) or (format_for_path(filename) if filename else None)
@@ -153,11 +168,13 @@ def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" =
     local identity, so one created later, e.g. by ``trustgen keys init``, is picked up)."""
     identity = _local_identity()
     root = None if identity is None else identity.root_path
-    key = (str(policy), None if root is None else (str(root), root.stat().st_mtime_ns))
+    loaded = Policy.load(policy)  # cheap; an edited or different file of the same name is new
+    key = (loaded.digest, loaded.trust_anchors, loaded.watermark_key_files,
+           None if root is None else (str(root), root.stat().st_mtime_ns))
     with _SHARED_LOCK:
         verifier = _SHARED.get(key)
         if verifier is None:
-            verifier = _SHARED[key] = Verifier(policy)
+            verifier = _SHARED[key] = Verifier(loaded)
     if isinstance(source, (bytes, bytearray)):
         return verifier.verify_bytes(bytes(source))
     return verifier.verify(source)

@@ -89,6 +89,12 @@ def verify_files(identity, tmp_path_factory) -> dict[str, Path]:
             title="composite-ai.jpg"),
         "tampered": tamper(gen),
         "unrelated-signer": generated(other, flower, content_id="0123456789ab"),
+        # anyone's self-made certificate calling a watermarked AI image a capture
+        "self-signed-ai": sign_image(
+            encode_image(decode_image(gen), "jpeg"), "jpeg", other.signer(),
+            source_type="digitalCapture", title="self-signed-ai.jpg"),
+        "untrusted-capture": sign_image(encode_image(china, "jpeg"), "jpeg", other.signer(),
+                                        source_type="digitalCapture", title="capture.jpg"),
         "stripped": encode_image(decode_image(gen), "png"),
         "id-mismatch": generated(identity, flower, content_id="0123456789ab", claimed_id="ba9876543210"),
         "plain": encode_image(china, "jpeg"),
@@ -128,4 +134,17 @@ def c2pa_only_policy(tmp_path_factory) -> Path:
     text = files("trustgen.policies").joinpath("default.toml").read_text()
     path = tmp_path_factory.mktemp("policies") / "c2pa-only.toml"
     path.write_text(text.replace("[watermark]\nenabled = true", "[watermark]\nenabled = false"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sampled_image(tmp_path_factory) -> Path:
+    """An unmarked, unsigned output of the embedded default model: only the detector can tell."""
+    from trustgen.generate import TrustedPipeline
+    from trustgen.imageio import encode_image
+
+    (image,) = TrustedPipeline.from_pretrained().sample(seeds=[5], num_inference_steps=20)
+    path = tmp_path_factory.mktemp("sampled") / "sampled.png"
+    path.write_bytes(encode_image(image, "png"))
+    path.chmod(0o444)
     return path

@@ -177,6 +177,7 @@ def line_of(text, needle):
         (('no-evidence = "no"\n', ""), "actions", "[actions]", "no action for label(s): no-evidence"),
         (('passing_actions = ["ok"]', 'passing_actions = ["publish"]'), "passing_actions", "passing_actions", "no label maps to"),
         (('name = "desk"', 'name = "desk"\ncolour = "red"'), "colour", "colour", "unknown key"),
+
     ],
 )
 def test_malformed_policy_names_file_line_and_field(tmp_path, edit, field, needle, why):
@@ -206,3 +207,36 @@ def test_unknown_policy_name_lists_shipped_ones(tmp_path):
         Policy.load("nesroom")
     with pytest.raises(PolicyError, match="no such policy file"):
         Policy.load(tmp_path / "absent.toml")
+
+
+def test_a_shipped_name_is_not_shadowed_by_a_stray_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_text("garbage = 1\n")
+    assert Policy.load("default").source == "policy:default"
+    with pytest.raises(PolicyError, match="unknown key"):
+        Policy.load("./default")
+
+
+def test_an_unreadable_anchor_file_points_into_the_policy(tmp_path):
+    from trustgen.verify import Verifier
+
+    (tmp_path / "roots.pem").write_text("not a certificate")
+    path = write(tmp_path, GOOD)
+    with pytest.raises(PolicyError) as info:
+        Verifier(path, detector=False)
+    assert info.value.field == "trust.anchors"
+    assert info.value.line == line_of(GOOD, "anchors =")
+    assert "no PEM certificate" in str(info.value)
+
+
+@pytest.mark.parametrize("form, needle", [
+    ("detector.treshold = 0.7", "detector.treshold"),
+    ("detector = {enabled = true, treshold = 0.7}", "detector = {"),
+])
+def test_dotted_and_inline_keys_have_their_line(tmp_path, form, needle):
+    (tmp_path / "roots.pem").write_text("placeholder")
+    text = GOOD.replace("[detector]\nthreshold = 0.7\n", "").replace(
+        'passing_actions = ["ok"]\n', f'passing_actions = ["ok"]\n{form}\n')
+    with pytest.raises(PolicyError) as info:
+        Policy.load(write(tmp_path, text))
+    assert (info.value.field, info.value.line) == ("detector.treshold", line_of(text, needle))

@@ -109,3 +109,10 @@ def test_report_renders_in_chromium(records, tmp_path):
     visible = [r["verdict"] for r in filtered.rows if not r["hidden"]]
     assert visible == ["credentials-invalid"] * counts["credentials-invalid"]
     assert len(filtered.rows) == len(records)
+
+
+def test_html_report_with_relative_and_absolute_paths(records, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mixed = [dict(records[0], path="relative.jpg"), records[1]]
+    page = render_html(mixed, thumbnails=False).decode()
+    assert "relative.jpg" in page and records[1]["path"] in page

@@ -22,6 +22,8 @@ LABEL_OF = {
     "capture-ai-ingredient": "trusted-capture-flagged",
     "tampered": "credentials-invalid",
     "unrelated-signer": "untrusted-ai",
+    "self-signed-ai": "untrusted-ai",
+    "untrusted-capture": "credentials-untrusted",
     "stripped": "ai-watermark",
     "id-mismatch": "trusted-ai",
     "plain": "no-evidence",
@@ -71,9 +73,11 @@ def test_reasons_name_what_decided(verifier, verify_files):
 
 @pytest.mark.parametrize("policy, expected", [
     ("newsroom", {"trusted-ai": "reject", "trusted-capture": "needs-review", "tampered": "reject",
+                  "self-signed-ai": "reject", "untrusted-capture": "needs-review",
                   "stripped": "reject", "plain": "needs-review", "not-an-image": "reject"}),
     ("moderation", {"trusted-ai": "label-as-AI", "trusted-capture": "allow", "capture-of-ai": "label-as-AI",
                     "tampered": "review", "unrelated-signer": "label-as-AI", "stripped": "label-as-AI",
+                    "self-signed-ai": "label-as-AI", "untrusted-capture": "allow",
                     "plain": "allow", "truncated": "block"}),
     ("strict", {"trusted-ai": "fail", "trusted-capture": "fail", "tampered": "fail", "plain": "fail"}),
 ])
@@ -252,3 +256,63 @@ def test_shipped_detector_threshold_and_target_fpr(identity, detector, verify_fi
 
 def test_labels_are_documented():
     assert all(isinstance(v, str) and v for v in LABELS.values())
+
+
+def test_untrusted_credentials_never_hide_an_ai_watermark(verifier, verify_files):
+    verdict = verifier.verify(verify_files["self-signed-ai"])
+    assert verdict.evidence.c2pa.state == "valid" and not verdict.evidence.c2pa.declares_ai
+    assert verdict.label == "untrusted-ai"
+    assert any("is not trusted" in r for r in verdict.reasons)
+    assert any("watermark was found (content id 0123456789ab" in r for r in verdict.reasons)
+
+
+def test_default_model_output_is_likely_synthetic(identity, detector, sampled_image):
+    verdict = Verifier("default", detector=detector).verify(sampled_image)
+    assert verdict.evidence.c2pa.state == "absent" and not verdict.evidence.watermark.detected
+    assert verdict.label == "likely-synthetic", verdict.reasons
+    assert verdict.evidence.detector.probability >= verdict.evidence.detector.threshold
+
+
+def test_detector_score_is_reported_when_it_does_not_decide(identity, detector, verify_files):
+    verdict = Verifier("default", detector=detector).verify(verify_files["trusted-ai"])
+    assert verdict.label == "trusted-ai"
+    assert any(r.startswith("The detector (") for r in verdict.reasons)
+
+
+def test_a_crash_inside_verify_bytes_is_an_error_verdict(identity, verify_files):
+    class Exploding:
+        model_id, threshold_ = "exploding", 0.5
+
+        def predict_proba(self, images):
+            raise RuntimeError("boom")
+
+    verdict = Verifier("moderation", detector=Exploding()).verify(verify_files["plain"])
+    assert (verdict.label, verdict.action) == ("error", "block")
+    assert "verification crashed: RuntimeError: boom" in verdict.reasons[0]
+
+
+def test_shortcut_follows_the_policy_file_it_is_given(identity, verify_files, tmp_path, monkeypatch):
+    text = trustgen.policy.files("trustgen.policies").joinpath("default.toml").read_text()
+    for name, action in (("a", "first"), ("b", "second")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.toml").write_text(
+            text.replace('no-evidence = "warn"', f'no-evidence = "{action}"', 1)
+            .replace("[detector]\nenabled = true", "[detector]\nenabled = false", 1))
+    data = verify_files["plain"].read_bytes()
+    monkeypatch.chdir(tmp_path / "a")
+    assert verify(data, policy="p.toml").action == "first"
+    monkeypatch.chdir(tmp_path / "b")
+    assert verify(data, policy="p.toml").action == "second"
+    (tmp_path / "b" / "p.toml").write_text((tmp_path / "a" / "p.toml").read_text())
+    assert verify(data, policy="p.toml").action == "first"
+
+
+def test_explicit_ekus_add_to_the_policy_list(identity, tmp_path):
+    from trustgen.credentials.trust import TrustConfig
+
+    text = trustgen.policy.files("trustgen.policies").joinpath("default.toml").read_text()
+    path = tmp_path / "ekus.toml"
+    path.write_text(text.replace("[trust]\n", '[trust]\nekus = ["1.3.6.1.5.5.7.3.4"]\n', 1))
+    extra = TrustConfig(eku_oids=("1.2.3.4",))
+    assert Verifier(path, trust=extra, detector=False).trust.eku_oids == ("1.3.6.1.5.5.7.3.4", "1.2.3.4")
+    assert Verifier(path, detector=False).trust.eku_oids == ("1.3.6.1.5.5.7.3.4",)

@@ -93,6 +93,18 @@ def test_trust_options_and_detached_manifest(c2pa_fixtures, c2pa_only_policy):
     assert json.loads(cloud.stdout)["c2pa"]["state"] == "valid"
 
 
+def test_batch_cache_keeps_detached_and_embedded_readings_apart(c2pa_fixtures, c2pa_only_policy, tmp_path):
+    files, trust = c2pa_fixtures / "files", c2pa_fixtures / "trust"
+    common = (files / "cloud.jpg", "--no-detector", "--json", "--policy", c2pa_only_policy,
+              "--trust-anchors", trust / "test_cert_root_bundle.pem", "--trust-config", trust / "store.cfg",
+              "--jsonl", tmp_path / "out.jsonl", "--overwrite")
+    detached = run(*common, "--detached", files / "cloud_manifest.c2pa")
+    assert json.loads(detached.stdout)["c2pa"]["state"] == "valid"
+    plain = run(*common)
+    assert json.loads(plain.stdout)["c2pa"]["state"] == "remote"
+    assert "from cache" not in plain.stderr or "(0 from cache)" in plain.stderr
+
+
 def _tree(verify_files, root: Path) -> Path:
     """A newsroom inbox: nested folders, a hidden file, a non-image, all read-only."""
     for i, (name, path) in enumerate(sorted(verify_files.items())):
@@ -112,9 +124,9 @@ def test_newsroom_batch_writes_reports_and_never_touches_inputs(identity, verify
             "--report", out / "report.html", "--jsonl", out / "out.jsonl", "--csv", out / "out.csv")
     result = run(*args, "--progress")
     assert result.exit_code == 2  # the truncated PNG
-    assert "verified 11/11" in result.stderr  # in folders only image files count; hidden ones skipped
+    assert "verified 13/13" in result.stderr  # in folders only image files count; hidden ones skipped
     records = [json.loads(line) for line in (out / "out.jsonl").read_text().splitlines()]
-    assert len(records) == 11 and {r["policy"] for r in records} == {"newsroom"}
+    assert len(records) == 13 and {r["policy"] for r in records} == {"newsroom"}
     assert {r["verdict"] for r in records} >= {"trusted-ai", "credentials-invalid", "ai-watermark", "error"}
     verified = {Path(r["path"]).name for r in records if r["action"] == "verified"}
     assert verified == {"trusted-capture.jpg"}
@@ -126,7 +138,7 @@ def test_newsroom_batch_writes_reports_and_never_touches_inputs(identity, verify
     again = run(*args)
     assert again.exit_code == 2 and "already exists; pass --overwrite" in again.stderr
     replaced = run(*args, "--overwrite")
-    assert "11 files (10 from cache)" in replaced.stderr  # errors are never cached
+    assert "13 files (12 from cache)" in replaced.stderr  # errors are never cached
 
 
 def _distinct_images(folder: Path, n: int) -> list[Path]:
