@@ -28,7 +28,8 @@ __all__ = ["Verdict", "Verifier", "verify"]
 class Verifier:
     """Verify many images under one policy.
 
-    ``trust`` (a ``TrustConfig``) and ``watermark_keys`` add to what the policy names; the local
+    ``trust`` (a ``TrustConfig``) and ``watermark_keys`` add to what the policy names (an EKU
+    list in ``trust`` replaces the policy's, so that it can narrow it); the local
     identity's root and watermark key are added when the policy's ``local_identity`` /
     ``local_identity_key`` say so and an identity exists. ``detector`` is ``True`` (load the
     shipped detector if the policy enables it), ``False`` (never run it), or a fitted
@@ -57,9 +58,9 @@ class Verifier:
             combined = combined.merged(trust)
         if identity is not None and p.local_identity:
             combined = combined.merged(TrustConfig.for_identity(identity))
-        ekus = combined.eku_oids
-        if p.ekus:  # the policy's list, plus any the caller passed explicitly
-            ekus = tuple(dict.fromkeys(p.ekus + (trust.eku_oids if trust is not None else ())))
+        # accepted EKUs: the caller's explicit list (--trust-config), else the policy's, else
+        # the default; a narrower list must narrow, so lists are never merged here
+        ekus = (trust.eku_oids if trust is not None else None) or p.ekus or None
         self.trust = dataclasses.replace(combined, eku_oids=ekus, ocsp=p.ocsp or combined.ocsp)
 
         self.watermark_keys: tuple[bytes, ...] = ()
@@ -148,7 +149,7 @@ class Verifier:
             "version": __version__,
             "policy": self.policy.digest or self.policy.name,
             "anchors": hashlib.sha256(self.trust.anchors_pem.encode()).hexdigest(),
-            "ekus": list(self.trust.eku_oids),
+            "ekus": list(self.trust.accepted_ekus),
             "network": [self.trust.allow_remote, self.trust.ocsp],
             "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
             "schemes": self.watermark_schemes,

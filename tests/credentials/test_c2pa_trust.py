@@ -36,6 +36,31 @@ def test_merged_is_a_union(chains):
     a = TrustConfig.from_files([chains["es256"].root])
     b = TrustConfig.from_files([chains["ps256"].root, chains["es256"].root], allow_remote=True)
     m = a.merged(b)
-    assert m.anchor_count == 2 and m.allow_remote and m.eku_oids == DEFAULT_EKUS
+    assert m.anchor_count == 2 and m.allow_remote and m.accepted_ekus == DEFAULT_EKUS
     assert m == b.merged(a).__class__(m.anchors_pem, m.eku_oids, True, False)
     assert hash(m) == hash(a.merged(b))
+
+
+def test_cli_trust_config_narrows_the_accepted_ekus(make_chain_at, make_image, tmp_path):
+    """--trust-config replaces the EKU list, so it can exclude a signer's usage."""
+    import json
+
+    from click.testing import CliRunner
+
+    from trustgen.cli import cli
+    from trustgen.credentials.keys import load_signer
+    from trustgen.credentials.sign import sign_image
+
+    doc_signing = make_chain_at(ekus=("1.3.6.1.5.5.7.3.36",))  # documentSigning alone
+    path = tmp_path / "signed.png"
+    path.write_bytes(sign_image(make_image("png"), "png", load_signer(doc_signing.key, doc_signing.chain),
+                                source_type="digitalCapture"))
+    email_only = tmp_path / "store.cfg"
+    email_only.write_text("1.3.6.1.5.5.7.3.4\n")
+
+    def state(*extra):
+        args = ["verify", str(path), "--no-detector", "--json", "--trust-anchors", str(doc_signing.root), *extra]
+        return json.loads(CliRunner().invoke(cli, args).stdout)["c2pa"]["state"]
+
+    assert state() == "trusted"
+    assert state("--trust-config", str(email_only)) != "trusted"

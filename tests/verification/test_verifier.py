@@ -307,12 +307,16 @@ def test_shortcut_follows_the_policy_file_it_is_given(identity, verify_files, tm
     assert verify(data, policy="p.toml").action == "first"
 
 
-def test_explicit_ekus_add_to_the_policy_list(identity, tmp_path):
-    from trustgen.credentials.trust import TrustConfig
+def test_ekus_explicit_then_policy_then_default(identity, tmp_path):
+    from trustgen.credentials.trust import DEFAULT_EKUS, TrustConfig
 
     text = trustgen.policy.files("trustgen.policies").joinpath("default.toml").read_text()
     path = tmp_path / "ekus.toml"
     path.write_text(text.replace("[trust]\n", '[trust]\nekus = ["1.3.6.1.5.5.7.3.4"]\n', 1))
-    extra = TrustConfig(eku_oids=("1.2.3.4",))
-    assert Verifier(path, trust=extra, detector=False).trust.eku_oids == ("1.3.6.1.5.5.7.3.4", "1.2.3.4")
-    assert Verifier(path, detector=False).trust.eku_oids == ("1.3.6.1.5.5.7.3.4",)
+    explicit = TrustConfig(eku_oids=("1.3.6.1.5.5.7.3.36",))
+    assert Verifier(path, trust=explicit, detector=False).trust.accepted_ekus == ("1.3.6.1.5.5.7.3.36",)
+    assert Verifier(path, detector=False).trust.accepted_ekus == ("1.3.6.1.5.5.7.3.4",)
+    assert Verifier("default", detector=False).trust.accepted_ekus == DEFAULT_EKUS
+    # anchors alone (--trust-anchors without --trust-config) leave the policy's list in force
+    anchors_only = TrustConfig.from_files([identity.root_path])
+    assert Verifier(path, trust=anchors_only, detector=False).trust.accepted_ekus == ("1.3.6.1.5.5.7.3.4",)

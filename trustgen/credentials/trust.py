@@ -66,9 +66,14 @@ class TrustConfig:
     """What a verifier trusts. Hashable, so readers can cache one c2pa context per config."""
 
     anchors_pem: str = ""
-    eku_oids: tuple[str, ...] = DEFAULT_EKUS
+    #: Accepted EKUs; ``None`` means not chosen here (``DEFAULT_EKUS`` unless a policy chooses).
+    eku_oids: tuple[str, ...] | None = None
     allow_remote: bool = False
     ocsp: bool = False
+
+    @property
+    def accepted_ekus(self) -> tuple[str, ...]:
+        return self.eku_oids or DEFAULT_EKUS
 
     @classmethod
     def from_files(
@@ -85,7 +90,7 @@ class TrustConfig:
             if not found:
                 raise ConfigError("no PEM certificate in trust anchor file", path=path)
             certs.extend(c for c in found if c not in certs)
-        ekus = DEFAULT_EKUS
+        ekus = None
         if trust_config is not None:
             ekus = parse_eku_list(_read_text(trust_config, "trust configuration"), path=trust_config)
         return cls(anchors_pem="\n".join(certs), eku_oids=ekus, allow_remote=allow_remote)
@@ -96,10 +101,13 @@ class TrustConfig:
         return cls.from_files([identity.root_path])
 
     def merged(self, other: "TrustConfig") -> "TrustConfig":
-        """Union of anchors and EKUs; a network switch is on if either side turned it on."""
+        """Union of anchors and of chosen EKU lists; a network switch is on if either side
+        turned it on."""
         certs = _certificates(self.anchors_pem)
         certs += [c for c in _certificates(other.anchors_pem) if c not in certs]
-        ekus = self.eku_oids + tuple(o for o in other.eku_oids if o not in self.eku_oids)
+        ekus = self.eku_oids
+        if other.eku_oids is not None:
+            ekus = tuple(dict.fromkeys((self.eku_oids or ()) + other.eku_oids))
         return TrustConfig(
             anchors_pem="\n".join(certs),
             eku_oids=ekus,
@@ -113,7 +121,7 @@ class TrustConfig:
 
     def c2pa_settings(self) -> dict:
         """The settings document c2pa's Context takes for reading under this trust."""
-        trust = {"trust_config": "\n".join(self.eku_oids) + "\n"}
+        trust = {"trust_config": "\n".join(self.accepted_ekus) + "\n"}
         if self.anchors_pem:
             trust["trust_anchors"] = self.anchors_pem + "\n"
         return {
