@@ -141,6 +141,13 @@ def check_writable(path: str | os.PathLike, *, overwrite: bool) -> Path:
         raise OutputExistsError("already exists; pass --overwrite to replace it", path=p)
     if p.exists() and p.is_dir():
         raise InputError("output path is a directory", path=p)
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write here: {folder} is not a folder", path=p)
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write here: {folder} is not writable", path=p)
     return p
 
 
@@ -151,14 +158,20 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, overwrite: bool = Fals
     the meantime, so a concurrent writer is never clobbered either.
     """
     p = check_writable(path, overwrite=overwrite)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    except OSError as err:
+        raise InputError(f"cannot write: {err.strerror or err}", path=p) from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+        except OSError as err:  # disk full, quota: nothing half-written stays behind
+            raise InputError(f"cannot write: {err.strerror or err}", path=p) from None
         if overwrite:
             os.replace(tmp, p)
         else:

@@ -69,6 +69,8 @@ def test_encrypted_key_prompts_for_passphrase(photo, tmp_path, monkeypatch):
     args = ("sign", photo, "-o", out, "--key", enc.key, "--cert", enc.chain, "--source-type", "digitalCapture")
     wrong = run(*args, input="nope\n")
     assert wrong.exit_code == 2 and "wrong passphrase" in wrong.stderr and not out.exists()
+    no_answer = run(*args, input="")
+    assert no_answer.exit_code == 2 and "TRUSTGEN_KEY_PASSPHRASE" in no_answer.stderr
     right = run(*args, input="s3cret\n")
     assert right.exit_code == 0, right.output
     assert read_credentials_file(out, trust=TrustConfig.from_files([enc.root])).state == "trusted"
@@ -76,8 +78,9 @@ def test_encrypted_key_prompts_for_passphrase(photo, tmp_path, monkeypatch):
 
 def test_refusals_exit_2_and_leave_files_alone(photo, identity, tmp_path):
     out = tmp_path / "out.jpg"
-    same = run("sign", photo, "-o", photo, "--source-type", "digitalCapture", "--overwrite")
-    assert same.exit_code == 2 and "would overwrite the input" in same.stderr
+    for extra in ((), ("--overwrite",)):
+        same = run("sign", photo, "-o", photo, "--source-type", "digitalCapture", *extra)
+        assert same.exit_code == 2 and "would overwrite the input" in same.stderr
 
     psd = tmp_path / "layers.psd"
     psd.write_bytes(b"8BPS" + b"\0" * 100)
@@ -115,3 +118,14 @@ def test_refused_certificate_is_one_line(photo, tmp_path):
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert "c2pa refuses this signing certificate" in line and "is a CA" in line
+
+
+def test_unwritable_output_is_one_line_exit_2(photo, identity, tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = run("sign", photo, "-o", not_a_folder / "out.jpg", "--source-type", "digitalCapture")
+    assert result.exit_code == 2 and "is not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = CliRunner().invoke(cli, ["--debug", "sign", str(photo), "-o", str(not_a_folder / "o.jpg"),
+                                     "--source-type", "digitalCapture"])
+    assert debug.exit_code == 2

@@ -25,7 +25,8 @@ _COMMANDS = (
 
 class _Main(click.Group):
     """Commands are imported on first use, so one slow module never slows ``--help``; a
-    ``TrustgenError`` from any command becomes one line on stderr and exit code 2."""
+    ``TrustgenError`` (or a stray ``OSError``) from any command becomes one line on stderr and
+    exit code 2, after the traceback with ``--debug``."""
 
     def list_commands(self, ctx):
         return sorted(name for name, _ in _COMMANDS)
@@ -47,9 +48,14 @@ class _Main(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except TrustgenError as err:
+        except (TrustgenError, OSError) as err:
             if ctx.params.get("debug"):
-                raise
+                import traceback
+
+                traceback.print_exc()
+            if isinstance(err, OSError):  # a stray I/O error still names its file on one line
+                where = f"{err.filename}: " if err.filename else ""
+                fail(f"{where}{err.strerror or err}")
             fail(str(err))
 
 

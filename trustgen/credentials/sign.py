@@ -192,6 +192,15 @@ def sign_image(
     )
 
 
+def check_sign_paths(input_path: str | os.PathLike, output_path: str | os.PathLike, *,
+                     overwrite: bool) -> None:
+    """Refuse OUTPUT before any work: never INPUT itself, never an existing file unasked."""
+    src, dst = Path(input_path), Path(output_path)
+    if dst == src or (dst.exists() and src.exists() and dst.resolve() == src.resolve()):
+        raise InputError("output would overwrite the input; choose another output path", path=dst)
+    check_writable(dst, overwrite=overwrite)
+
+
 def sign_file(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -205,9 +214,7 @@ def sign_file(
 ) -> Path:
     """``trustgen sign``: INPUT is never modified; OUTPUT is written atomically, never INPUT."""
     src, dst = Path(input_path), Path(output_path)
-    if dst == src or (dst.exists() and src.exists() and dst.resolve() == src.resolve()):
-        raise InputError("output would overwrite the input; choose another output path", path=dst)
-    check_writable(dst, overwrite=overwrite)
+    check_sign_paths(src, dst, overwrite=overwrite)
     data = read_file(src)
     fmt = sniff_format(data)
     _mime(fmt, path=src)
