@@ -23,7 +23,8 @@ def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = Fals
     """Files named directly, plus image files (by extension) inside folders, in a stable order.
 
     A folder is read one level deep unless ``recursive``; hidden files and folders are skipped.
-    A named file is always kept, whatever its extension, so a wrong file gets its error row.
+    A named file is always kept, whatever its extension, so a wrong file gets its error row; so
+    is a folder holding no image files, so that it is reported rather than silently dropped.
     """
     out: list[Path] = []
     for raw in paths:
@@ -32,11 +33,12 @@ def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = Fals
             out.append(p)
             continue
         found = p.rglob("*") if recursive else p.iterdir()
-        out += sorted(
+        images = sorted(
             f for f in found
             if f.is_file() and f.suffix.lower() in FORMATS_BY_EXTENSION
             and not any(part.startswith(".") for part in f.relative_to(p).parts)
         )
+        out += images or [p]
     return list(dict.fromkeys(out))
 
 
@@ -86,6 +88,8 @@ def verify_batch(
     """
 
     def one(path: Path) -> tuple[dict, bool]:
+        if path.is_dir():
+            return verifier.error(path, f"{path}: folder holds no image files").to_dict(), False
         try:
             data = read_file(path)
         except InputError as err:

@@ -215,3 +215,16 @@ def test_moderation_worker_example(identity, verify_files):
     assert [d["action"] for d in decisions] == ["label-as-AI", "label-as-AI", "review", "block"]
     assert decisions[1]["content_id"] == "0123456789ab"
     assert all(d["latency_ms"] > 0 and d["reasons"] for d in decisions)
+
+
+def test_an_empty_folder_is_reported_not_dropped(identity, verify_files, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run(tmp_path / "empty", verify_files["trusted-ai"], "--no-detector")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'empty'}: folder holds no image files" in result.stderr
+    assert "trusted-ai" in result.stdout
+
+
+def test_table_shows_a_failing_ingredient(identity, verify_files):
+    result = run(verify_files["capture-bad-ingredient"], "--no-detector")
+    assert "trusted (1 ingredient failed)" in result.stdout

@@ -55,11 +55,11 @@ def read_credentials(
     except c2pa.C2paError.ManifestNotFound:
         return ManifestEvidence(state="absent", reason="no C2PA manifest in the file")
     except c2pa.C2paError.RemoteManifest as err:
-        return _remote(err)
+        return _remote(err, trust.allow_remote)
     except c2pa.C2paError as err:
         text = _one_line(err)
         if text.startswith("Remote:"):
-            return _remote(err)
+            return _remote(err, trust.allow_remote)
         return ManifestEvidence(state="error", reason=text)
     try:
         with reader:
@@ -108,13 +108,13 @@ def _mime(data: bytes, fmt: str | None, path) -> str | None:
     return MIME_TYPES.get(name) if name else None
 
 
-def _remote(err) -> ManifestEvidence:
+def _remote(err, fetching_allowed: bool) -> ManifestEvidence:
     found = _URL.search(str(err))
-    where = f" at {found.group(0)}" if found else ""
-    return ManifestEvidence(
-        state="remote", embedded=False,
-        reason=f"the manifest is remote{where}; fetching remote manifests is off",
-    )
+    where = f" at {found.group(0).rstrip(').,;')}" if found else ""
+    why = (f"it could not be fetched ({_one_line(err)})" if fetching_allowed
+           else "fetching remote manifests is off")
+    return ManifestEvidence(state="remote", embedded=False,
+                            reason=f"the manifest is remote{where}; {why}")
 
 
 def _certificate_info(reader, label) -> dict:
