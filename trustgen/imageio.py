@@ -84,6 +84,35 @@ def extension_for(fmt: str) -> str:
     return _EXTENSIONS[fmt]
 
 
+def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
+    """Check that an image is whole without a full decode (what signing needs: c2pa hashes the
+    bytes, so decoding every pixel would only cost time). Raises ``InputError``."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InputError("empty file (0 bytes)", path=path)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise InputError(
+                    f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
+                    path=path,
+                )
+            if img.format == "JPEG":  # decoding at 1/8 scale still reads every entropy-coded byte
+                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+            else:
+                img.verify()  # chunk structure and CRCs, no pixel decoding
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        fmt = sniff_format(data)
+        what = f"{fmt} is not a decodable raster format here" if fmt else "not an image file"
+        raise InputError(what, path=path) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(f"cannot decode image: {err}", path=path) from None
+
+
 def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
     """Decode and fully load an image, applying EXIF orientation.
 

@@ -17,7 +17,7 @@ from typing import Iterable, NamedTuple, Sequence
 from .._version import __version__
 from ..errors import InputError, SigningError
 from ..imageio import (
-    MIME_TYPES, atomic_write, check_writable, decode_image, format_for_path, read_file, sniff_format,
+    MIME_TYPES, atomic_write, check_writable, format_for_path, probe_image, read_file, sniff_format,
 )
 from .keys import SignerSpec
 
@@ -148,7 +148,7 @@ def sign_image(
     """
     fmt = fmt or sniff_format(data)
     mime = _mime(fmt, path=path)
-    decode_image(data, path=path)  # a truncated or corrupt input fails here, by name
+    probe_image(data, path=path)  # a corrupt input fails here, by name (c2pa catches truncation)
     ingredients = [IngredientSource(*i) for i in ingredients]
     for ing in ingredients:
         if ing.relationship not in RELATIONSHIPS:
