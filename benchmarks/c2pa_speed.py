@@ -6,7 +6,10 @@ For a 512x512 PNG and JPEG (a real photograph: scikit-learn's sample "china.jpg"
 each repeat times both sides back to back, in alternating order, so machine load hits them alike:
 - sign: ``sign_generated`` vs ``c2pa.Builder(...).sign`` with the same manifest, signer
   (made once, as trustgen caches it), settings and thumbnail setting;
-- read: ``read_credentials`` vs ``c2pa.Reader`` + ``json()`` under the same trust anchors.
+- read: ``read_credentials`` vs ``c2pa.Reader`` + ``json()`` under the same trust anchors;
+- `trustgen sign` (``sign_image`` of an image without credentials, as digitalCapture) vs
+  ``c2pa.Builder(...).sign`` with the same manifest: trustgen's side also checks the input is a
+  whole image and looks for existing credentials (to make them the parent ingredient).
 Reported: medians (ms), ratio trustgen / plain (target <= 1.2), and the bytes the manifest adds
 to the file with trustgen's default settings (target <= 20 KB).
 """
@@ -66,6 +69,20 @@ def plain_definition(prov, mime: str) -> dict:
     }
 
 
+def capture_definition(mime: str) -> dict:
+    """The manifest `trustgen sign --source-type digitalCapture` writes, for plain c2pa-python."""
+    from trustgen._version import __version__
+
+    return {
+        "claim_generator_info": [{"name": "trustgen", "version": __version__}],
+        "title": "image", "format": mime,
+        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{
+            "action": "c2pa.created",
+            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+            "softwareAgent": {"name": "trustgen", "version": __version__}}]}}],
+    }
+
+
 def median_ms(samples) -> float:
     return round(statistics.median(samples) * 1000, 3)
 
@@ -80,7 +97,7 @@ def main(argv=None) -> int:
 
     from trustgen.credentials.keys import init_identity
     from trustgen.credentials.read import read_credentials
-    from trustgen.credentials.sign import THUMBNAIL_LONG_EDGE, sign_generated
+    from trustgen.credentials.sign import THUMBNAIL_LONG_EDGE, sign_generated, sign_image
     from trustgen.credentials.trust import DEFAULT_EKUS, TrustConfig
     from trustgen.imageio import encode_image
 
@@ -114,6 +131,18 @@ def main(argv=None) -> int:
             def ours_sign():
                 return sign_generated(data, fmt, prov, spec, thumbnail=thumbnail)
 
+            capture = capture_definition(mime)
+
+            def plain_sign_capture():
+                builder = c2pa.Builder(capture, context=plain_ctx)
+                out = io.BytesIO()
+                builder.sign(plain_signer, mime, io.BytesIO(data), out)
+                return out.getvalue()
+
+            def ours_sign_capture():  # what `trustgen sign` runs: checks, parent lookup, sign
+                return sign_image(data, fmt, spec, source_type="digitalCapture", title="image",
+                                  thumbnail=thumbnail)
+
             signed = ours_sign()
 
             def plain_read():
@@ -125,9 +154,11 @@ def main(argv=None) -> int:
 
             assert plain_read() == "Trusted" and ours_read() == "trusted"
             assert len(plain_sign()) - len(signed) in range(-64, 65)  # same manifest, up to ids
-            timings = {k: [] for k in ("plain_sign", "ours_sign", "plain_read", "ours_read")}
+            timings = {k: [] for k in ("plain_sign", "ours_sign", "plain_read", "ours_read",
+                                       "plain_sign_capture", "ours_sign_capture")}
             pairs = [(("plain_sign", plain_sign), ("ours_sign", ours_sign)),
-                     (("plain_read", plain_read), ("ours_read", ours_read))]
+                     (("plain_read", plain_read), ("ours_read", ours_read)),
+                     (("plain_sign_capture", plain_sign_capture), ("ours_sign_capture", ours_sign_capture))]
             for i in range(args.repeats + 5):
                 # alternate who goes first, so neither side always inherits the other's garbage
                 for name, fn in [step for pair in pairs for step in (pair if i % 2 else pair[::-1])]:
@@ -142,15 +173,19 @@ def main(argv=None) -> int:
                 **{f"{k}_ms": v for k, v in med.items()},
                 "sign_ratio": round(med["ours_sign"] / med["plain_sign"], 3),
                 "read_ratio": round(med["ours_read"] / med["plain_read"], 3),
+                "sign_capture_ratio": round(med["ours_sign_capture"] / med["plain_sign_capture"], 3),
                 "repeats": args.repeats,
             }
             results.append(record)
             rows.append((fmt, "on" if thumbnail else "off", record["plain_sign_ms"], record["ours_sign_ms"],
                          record["sign_ratio"], record["plain_read_ms"], record["ours_read_ms"],
-                         record["read_ratio"], record["manifest_bytes_added"]))
+                         record["read_ratio"], record["plain_sign_capture_ms"],
+                         record["ours_sign_capture_ms"], record["sign_capture_ratio"],
+                         record["manifest_bytes_added"]))
 
     headers = ("format", "thumb", "c2pa sign ms", "trustgen sign ms", "ratio",
-               "c2pa read ms", "trustgen read ms", "ratio", "manifest bytes")
+               "c2pa read ms", "trustgen read ms", "ratio",
+               "c2pa sign (capture) ms", "`trustgen sign` ms", "ratio", "manifest bytes")
     widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     for r in rows:
@@ -160,12 +195,15 @@ def main(argv=None) -> int:
     summary = {
         "max_sign_ratio": max(r["sign_ratio"] for r in results),
         "max_read_ratio": max(r["read_ratio"] for r in results),
+        "max_sign_capture_ratio": max(r["sign_capture_ratio"] for r in results),
         "max_manifest_bytes_default": max(r["manifest_bytes_added"] for r in default),
         "targets": {"ratio": 1.2, "manifest_bytes": 20 * 1024},
     }
-    summary["meets_targets"] = (summary["max_sign_ratio"] <= 1.2 and summary["max_read_ratio"] <= 1.2
+    summary["meets_targets"] = (max(summary[k] for k in ("max_sign_ratio", "max_read_ratio",
+                                                          "max_sign_capture_ratio")) <= 1.2
                                 and summary["max_manifest_bytes_default"] <= 20 * 1024)
-    print(f"\nworst ratio sign {summary['max_sign_ratio']}, read {summary['max_read_ratio']} (target <= 1.2); "
+    print(f"\nworst ratio sign {summary['max_sign_ratio']}, read {summary['max_read_ratio']}, "
+          f"trustgen sign {summary['max_sign_capture_ratio']} (target <= 1.2); "
           f"manifest with defaults {summary['max_manifest_bytes_default']} bytes (target <= 20480)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({

@@ -98,9 +98,14 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
                     f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
                     path=path,
                 )
-            if img.format == "JPEG":  # decoding at 1/8 scale still reads every entropy-coded byte
-                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
-                img.load()
+            if img.format == "JPEG":
+                # entropy-coded data never holds a marker, so an end-of-image marker after the
+                # last start-of-scan means the file is whole; else decode at 1/8 scale, which
+                # reads every byte
+                last_scan = data.rfind(b"\xff\xda")
+                if last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0:
+                    img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                    img.load()
             else:
                 img.verify()  # chunk structure and CRCs, no pixel decoding
     except InputError:

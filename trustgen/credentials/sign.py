@@ -314,6 +314,8 @@ def _reader_context():
 def _has_manifest(data: bytes, mime: str) -> bool:
     import c2pa
 
+    if b"c2pa" not in data and b"provenance" not in data:
+        return False  # no JUMBF "c2pa" box and no XMP reference to a remote manifest: skip c2pa
     try:
         c2pa.Reader(mime, io.BytesIO(data), context=_reader_context()).close()
     except c2pa.C2paError.ManifestNotFound:
