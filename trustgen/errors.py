@@ -44,3 +44,8 @@ class WatermarkError(TrustgenError):
 
 class DependencyError(TrustgenError):
     """An optional dependency needed for this operation is not installed."""
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's text folded onto one line (c2pa's messages span several)."""
+    return " ".join(str(err).split())

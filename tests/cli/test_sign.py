@@ -129,3 +129,12 @@ def test_unwritable_output_is_one_line_exit_2(photo, identity, tmp_path):
     debug = CliRunner().invoke(cli, ["--debug", "sign", str(photo), "-o", str(not_a_folder / "o.jpg"),
                                      "--source-type", "digitalCapture"])
     assert debug.exit_code == 2
+
+
+def test_a_broken_ingredient_is_named_by_its_path(photo, identity, tmp_path):
+    broken = tmp_path / "parts" / "broken.jpg"
+    broken.parent.mkdir()
+    broken.write_bytes(image_bytes("jpeg")[:200])
+    result = run("sign", photo, "-o", tmp_path / "out.jpg", "--source-type", "digitalCapture",
+                 "--ingredient", broken)
+    assert result.exit_code == 2 and f"{broken}: ingredient cannot be read" in result.stderr

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError, InputError, SigningError
+from ..errors import ConfigError, InputError, SigningError, one_line
 
 #: Environment variable holding the passphrase of an encrypted PKCS#8 key.
 PASSPHRASE_ENV = "TRUSTGEN_KEY_PASSPHRASE"
@@ -85,7 +85,7 @@ class SignerSpec:
             )
             return c2pa.Signer.from_info(info)
         except c2pa.C2paError as err:
-            raise SigningError(f"c2pa cannot make a signer: {_one_line(err)}") from None
+            raise SigningError(f"c2pa cannot make a signer: {one_line(err)}") from None
 
     @property
     def subject(self) -> str:
@@ -454,7 +454,3 @@ def _write_private(path: Path, data: bytes, *, mode: int) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())

@@ -14,7 +14,7 @@ import os
 import re
 import threading
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..evidence import Ingredient, ManifestEvidence, Signer
 from ..imageio import MIME_TYPES, format_for_path, read_file, sniff_format
 from .trust import TrustConfig
@@ -57,7 +57,7 @@ def read_credentials(
     except c2pa.C2paError.RemoteManifest as err:
         return _remote(err, trust.allow_remote)
     except c2pa.C2paError as err:
-        text = _one_line(err)
+        text = one_line(err)
         if text.startswith("Remote:"):
             return _remote(err, trust.allow_remote)
         return ManifestEvidence(state="error", reason=text)
@@ -68,7 +68,7 @@ def read_credentials(
             certificate = _certificate_info(reader, report.get("active_manifest"))
         return _evidence(report, embedded, certificate)
     except (c2pa.C2paError, ValueError, KeyError, TypeError, AttributeError) as err:
-        return ManifestEvidence(state="error", reason=f"unreadable manifest report: {_one_line(err)}")
+        return ManifestEvidence(state="error", reason=f"unreadable manifest report: {one_line(err)}")
 
 
 def read_credentials_file(
@@ -111,7 +111,7 @@ def _mime(data: bytes, fmt: str | None, path) -> str | None:
 def _remote(err, fetching_allowed: bool) -> ManifestEvidence:
     found = _URL.search(str(err))
     where = f" at {found.group(0).rstrip(').,;')}" if found else ""
-    why = (f"it could not be fetched ({_one_line(err)})" if fetching_allowed
+    why = (f"it could not be fetched ({one_line(err)})" if fetching_allowed
            else "fetching remote manifests is off")
     return ManifestEvidence(state="remote", embedded=False,
                             reason=f"the manifest is remote{where}; {why}")
@@ -236,7 +236,3 @@ def _claim_generator(manifest: dict) -> str | None:
         if isinstance(info, dict) and info.get("name"):
             parts.append(f"{info['name']}/{info['version']}" if info.get("version") else info["name"])
     return " ".join(parts) or None
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
 from .._version import __version__
-from ..errors import InputError, SigningError
+from ..errors import InputError, SigningError, one_line
 from ..imageio import (
     MIME_TYPES, atomic_write, check_writable, format_for_path, probe_image, read_file, sniff_format,
 )
@@ -62,6 +62,11 @@ class IngredientSource(NamedTuple):
     fmt: str | None
     title: str
     relationship: str = "componentOf"
+    source: str | None = None  # the file it was read from, to name in errors
+
+    @property
+    def name(self) -> str:
+        return self.source or self.title
 
 
 def source_type_uri(name: str) -> str:
@@ -224,7 +229,8 @@ def sign_file(
     sources = []
     for ing_path, relationship in ingredients:
         ing_data = read_file(ing_path)
-        sources.append(IngredientSource(ing_data, sniff_format(ing_data), Path(ing_path).name, relationship))
+        sources.append(IngredientSource(ing_data, sniff_format(ing_data), Path(ing_path).name,
+                                        relationship, str(ing_path)))
     signed = sign_image(
         data, fmt, signer, source_type=source_type, ingredients=sources, actions=actions,
         title=dst.name, thumbnail=thumbnail, path=src,
@@ -249,16 +255,11 @@ def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None,
         builder = c2pa.Builder(definition, context=_builder_context(thumbnail))
         try:
             if parent is not None:
-                builder.add_ingredient(
-                    {"title": parent.title, "relationship": "parentOf"}, _ingredient_mime(parent),
-                    io.BytesIO(parent.data),
-                )
+                _add_ingredient(builder, parent, {"title": parent.title, "relationship": "parentOf"})
                 builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
             for i, ing in enumerate(ingredients):
-                builder.add_ingredient(
-                    {"title": ing.title, "relationship": ing.relationship, "label": f"ingredient-{i}"},
-                    _ingredient_mime(ing), io.BytesIO(ing.data),
-                )
+                _add_ingredient(builder, ing, {"title": ing.title, "relationship": ing.relationship,
+                                               "label": f"ingredient-{i}"})
             for action in edits:
                 builder.add_action(action)
             out = io.BytesIO()
@@ -266,7 +267,7 @@ def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None,
         finally:
             builder.close()
     except c2pa.C2paError as err:
-        raise SigningError(_one_line(err)) from None
+        raise SigningError(one_line(err)) from None
     return out.getvalue()
 
 
@@ -325,6 +326,15 @@ def _has_manifest(data: bytes, mime: str) -> bool:
     return True
 
 
+def _add_ingredient(builder, ing: IngredientSource, definition: dict) -> None:
+    import c2pa
+
+    try:
+        builder.add_ingredient(definition, _ingredient_mime(ing), io.BytesIO(ing.data))
+    except c2pa.C2paError as err:
+        raise InputError(f"ingredient cannot be read: {one_line(err)}", path=ing.name) from None
+
+
 def _ingredient_mime(ing: IngredientSource) -> str:
     """Ingredients may be any format c2pa reads (it refuses the rest with its own reason)."""
     name = "jpeg" if ing.fmt == "jpg" else ing.fmt
@@ -332,7 +342,7 @@ def _ingredient_mime(ing: IngredientSource) -> str:
         return MIME_TYPES[name]
     if name and "/" in name:
         return name
-    raise InputError("ingredient is not a recognised image file", path=ing.title)
+    raise InputError("ingredient is not a recognised image file", path=ing.name)
 
 
 def _mime(fmt: str | None, *, path=None) -> str:
@@ -353,7 +363,3 @@ def _probe_png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "PNG")
     return buf.getvalue()
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
