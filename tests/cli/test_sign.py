@@ -138,3 +138,11 @@ def test_a_broken_ingredient_is_named_by_its_path(photo, identity, tmp_path):
     result = run("sign", photo, "-o", tmp_path / "out.jpg", "--source-type", "digitalCapture",
                  "--ingredient", broken)
     assert result.exit_code == 2 and f"{broken}: ingredient cannot be read" in result.stderr
+
+
+def test_an_unreachable_time_stamp_authority_is_named_as_such(photo, identity, tmp_path):
+    result = run("sign", photo, "-o", tmp_path / "out.jpg", "--source-type", "digitalCapture",
+                 "--tsa-url", "http://127.0.0.1:9/")  # loopback, nothing listens on port 9
+    assert result.exit_code == 2
+    assert "time-stamp authority http://127.0.0.1:9/ did not answer" in result.stderr
+    assert "refuses this signing certificate" not in result.stderr

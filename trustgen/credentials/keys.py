@@ -182,6 +182,10 @@ def check_signer(spec: SignerSpec, *, chain_path: str | os.PathLike | None = Non
     try:
         probe_sign(spec)
     except SigningError as err:
+        if spec.tsa_url and any(w in err.message.lower() for w in ("resolver", "sending request",
+                                                                    "time stamp", "timestamp")):
+            raise SigningError(f"time-stamp authority {spec.tsa_url} did not answer: {err.message}"
+                               ) from None
         hint = diagnose_chain(_load_chain(spec.chain_pem))
         reason = err.message + (f" ({hint})" if hint else "")
         raise SigningError(f"c2pa refuses this signing certificate: {reason}", path=chain_path) from None
