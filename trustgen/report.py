@@ -155,7 +155,8 @@ def _evidence(r: dict) -> str:
     parts.append("<h4>Watermark</h4>" + ("<p>not checked</p>" if wm is None else _dl({
         "detected": wm.get("detected"), "scheme": wm.get("scheme"), "content id": wm.get("content_id"),
         "p-value": None if wm.get("p_value") is None else f"{wm['p_value']:.2e}",
-        "bit errors": wm.get("bit_errors"),
+        "bit errors": wm.get("bit_errors"), "key": wm.get("key"),
+        "schemes searched": ", ".join(wm.get("schemes_checked") or ()) or None,
     })))
     det = r.get("detector")
     parts.append("<h4>Detector</h4>" + ("<p>not run</p>" if det is None else _dl({
