@@ -9,6 +9,7 @@ unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -84,9 +85,10 @@ def extension_for(fmt: str) -> str:
     return _EXTENSIONS[fmt]
 
 
-def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
-    """Check that an image is whole without a full decode (what signing needs: c2pa hashes the
-    bytes, so decoding every pixel would only cost time). Raises ``InputError``."""
+@contextlib.contextmanager
+def _opened(data: bytes, path: str | os.PathLike | None):
+    """The image opened lazily, under the pixel limit; any decoding failure in the body
+    becomes one ``InputError`` naming ``path``."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -98,16 +100,7 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
                     f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
                     path=path,
                 )
-            if img.format == "JPEG":
-                # entropy-coded data never holds a marker, so an end-of-image marker after the
-                # last start-of-scan means the file is whole; else decode at 1/8 scale, which
-                # reads every byte
-                last_scan = data.rfind(b"\xff\xda")
-                if last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0:
-                    img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
-                    img.load()
-            else:
-                img.verify()  # chunk structure and CRCs, no pixel decoding
+            yield img
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -116,6 +109,21 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
         raise InputError(what, path=path) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot decode image: {err}", path=path) from None
+
+
+def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
+    """Check that an image is whole without a full decode (what signing needs: c2pa hashes the
+    bytes, so decoding every pixel would only cost time). Raises ``InputError``."""
+    with _opened(data, path) as img:
+        if img.format != "JPEG":
+            img.verify()  # chunk structure and CRCs, no pixel decoding
+            return
+        # entropy-coded data never holds a marker, so an end-of-image marker after the last
+        # start-of-scan means the file is whole; else decode at 1/8 scale, which reads every byte
+        last_scan = data.rfind(b"\xff\xda")
+        if last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0:
+            img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
 
 
 def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
@@ -124,29 +132,13 @@ def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
     Loading (not just opening) here means a truncated file fails now, with the file's name,
     instead of deep inside a watermark decoder.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    if not data:
-        raise InputError("empty file (0 bytes)", path=path)
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise InputError(
-                    f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
-                    path=path,
-                )
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            return img
-    except InputError:
-        raise
-    except UnidentifiedImageError:
-        fmt = sniff_format(data)
-        what = f"{fmt} is not a decodable raster format here" if fmt else "not an image file"
-        raise InputError(what, path=path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise InputError(f"cannot decode image: {err}", path=path) from None
+    with _opened(data, path) as img:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        img.load()
+        return img
 
 
 def encode_image(image, fmt: str, *, quality: int = 95) -> bytes:
