@@ -30,9 +30,9 @@ import io
 import json
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
+from .folders import group_bucket
 from .generators import FAMILIES, generate, train_generator
 
 HELD_OUT_FAMILIES = ("ae_pixelshuffle",)
@@ -80,7 +80,7 @@ PHOTO_GROUPS = {
 
 def split_of(group: str) -> str:
     """A stable split from the group name alone: 60% train, 20% calib, 20% test."""
-    h = zlib.crc32(group.encode()) % 10
+    h = group_bucket(group, 10)
     return "train" if h < 6 else "calib" if h < 8 else "test"
 
 

@@ -15,7 +15,6 @@ quantisation, width, height): about 0.5 AUC means the classes cannot be told apa
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .folders import Item, find_items, open_image
+from .model import jpeg_roundtrip
 
 CONDITIONS = ("clean", "jpeg90", "jpeg75", "jpeg50", "downscale0.5", "blur1")
 TARGET_FPR = 0.01
@@ -38,9 +38,7 @@ def degrade(img, condition: str):
     if condition == "clean":
         return img
     if condition.startswith("jpeg"):
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=int(condition[4:]))
-        return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        return jpeg_roundtrip(img, int(condition[4:]))
     if condition.startswith("downscale"):
         f = float(condition[9:])
         return img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))),

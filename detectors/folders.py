@@ -3,13 +3,15 @@
 - ``0_real/`` and ``1_fake/`` anywhere below the root (trustgen's own data, CNNDetection's
   ``<generator>/[<category>/]0_real``); a subfolder of ``1_fake/`` names the generator family;
 - GenImage's ``<generator>/{train,val}/{nature,ai}/``.
-Families otherwise come from the first folder below the root. The *group* of an image (for
-bootstrap intervals over source photos) is the file-name part before ``__`` (trustgen's data
-names tiles ``<photo>__<k>``), else the file itself.
+Families otherwise come from the first folder below the root. The *group* of an image (its
+source photo, for splits and bootstrap intervals) is the file-name part before ``__`` (trustgen's
+data names tiles ``<photo>__<k>``), else the file name without its extension, so
+``0_real/photo1.png`` and ``1_fake/blur/photo1.jpg`` share a group wherever they lie.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from trustgen.errors import InputError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 _REAL = {"0_real", "nature"}
 _FAKE = {"1_fake", "ai"}
+_GENIMAGE = {"nature", "ai"}
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,22 @@ class Item:
 
 
 def _group(path: Path) -> str:
-    return path.stem.split("__")[0] if "__" in path.stem else str(path)
+    return path.stem.split("__")[0]
+
+
+def group_bucket(group: str, buckets: int) -> int:
+    """A stable bucket in ``range(buckets)`` from a group name alone (CRC-32), for splits."""
+    return zlib.crc32(group.encode()) % buckets
+
+
+def _family(label: int, below: tuple[str, ...], default: str) -> str:
+    """"real", else the first folder below the label folder, else ``default``."""
+    return "real" if label == 0 else below[0] if below else default
 
 
 def find_items(root, *, split: str | None = None) -> list[Item]:
-    """Every labelled image below ``root``; ``split`` keeps only GenImage's train or val part."""
+    """Every labelled image below ``root``; ``split`` keeps only GenImage's train or val part
+    (``nature``/``ai`` folders below a ``train`` or ``val`` folder); other layouts ignore it."""
     root = Path(root)
     if not root.is_dir():
         raise InputError("not a folder of labelled images", path=root)
@@ -43,11 +57,12 @@ def find_items(root, *, split: str | None = None) -> list[Item]:
         label_at = next((i for i, d in enumerate(parts) if d in _REAL | _FAKE), None)
         if label_at is None:
             continue
-        if split and any(d in ("train", "val") for d in parts) and split not in parts:
-            continue
+        above = parts[:label_at]
+        if (split and parts[label_at] in _GENIMAGE and split not in above
+                and any(d in ("train", "val") for d in above)):
+            continue  # GenImage's other split; other layouts keep folders named train or val
         label = 0 if parts[label_at] in _REAL else 1
-        below = parts[label_at + 1:]
-        family = "real" if label == 0 else (below[0] if below else parts[0] if label_at else "fake")
+        family = _family(label, parts[label_at + 1:], parts[0] if label_at else "fake")
         items.append(Item(path, label, family, _group(path)))
     if not items:
         raise InputError("no images found under 0_real/ and 1_fake/ (or GenImage nature/ and ai/)",
@@ -62,8 +77,7 @@ def items_from_dirs(real_dir, fake_dir) -> list[Item]:
         if not folder.is_dir():
             raise InputError("not a folder", path=folder)
         for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            below = path.relative_to(folder).parts[:-1]
-            family = "real" if label == 0 else (below[0] if below else "fake")
+            family = _family(label, path.relative_to(folder).parts[:-1], "fake")
             items.append(Item(path, label, family, _group(path)))
         if not any(i.label == label for i in items):
             raise InputError("contains no images", path=folder)

@@ -23,7 +23,8 @@ from trustgen.errors import DependencyError, InputError
 CHECKPOINT = Path(__file__).with_name("checkpoints") / "trustgen-detector.safetensors"
 CLASS_NAMES = ("real", "synthetic")
 FORMAT = "trustgen-detector/1"
-_BATCH = 32
+#: Images per forward pass in ``raw_scores`` (and per read-decode batch in ``trustgen detect``).
+BATCH = 32
 
 
 def _torch():
@@ -36,13 +37,41 @@ def _torch():
     return torch, timm
 
 
+def _pad_to(a: np.ndarray, s: int) -> np.ndarray:
+    """Reflect-pad (symmetric) an (H, W, 3) array on the bottom and right to at least s x s."""
+    h, w = a.shape[:2]
+    if h >= s and w >= s:
+        return a
+    return np.pad(a, ((0, max(0, s - h)), (0, max(0, s - w)), (0, 0)), mode="symmetric")
+
+
+def jpeg_roundtrip(img, quality: int):
+    """``img`` saved as a JPEG at ``quality`` and decoded again (RGB)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _use_imagenet(pretrained) -> bool:
+    """``pretrained``: True or "imagenet" start from ImageNet weights; False or None do not."""
+    if pretrained is True or pretrained == "imagenet":
+        return True
+    if pretrained is False or pretrained is None:
+        return False
+    raise ValueError(f"pretrained must be True, 'imagenet', False or None, not {pretrained!r}")
+
+
 class SyntheticImageDetector:
     """Probability that an image is synthetic, calibrated, with a threshold at a target FPR.
 
     Images are scored at native resolution: ``crop_grid`` x ``crop_grid`` crops of
-    ``input_size`` pixels spread over the image (``crop_grid=1``: the centre crop; smaller images
-    are reflect-padded), their logits averaged; never resized, because resizing erases the
-    upsampling traces the detector relies on. Small crops keep training affordable on a CPU.
+    ``input_size`` pixels on an evenly spaced grid from corner to corner (``crop_grid=2``, the
+    shipped setting: the four corner crops only, nothing between them; ``crop_grid=1``: the centre
+    crop; smaller images are reflect-padded), their logits averaged; never resized, because
+    resizing erases the upsampling traces the detector relies on. Small crops keep training
+    affordable on a CPU.
     """
 
     _PARAMS = ("arch", "input_size", "crop_grid", "pretrained", "steps", "batch_size", "lr",
@@ -85,10 +114,8 @@ class SyntheticImageDetector:
         """(crop_grid**2, S, S, 3) uint8 crops of one image at native resolution."""
         a = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
         s = self.input_size
+        a = _pad_to(a, s)
         h, w = a.shape[:2]
-        if h < s or w < s:
-            a = np.pad(a, ((0, max(0, s - h)), (0, max(0, s - w)), (0, 0)), mode="symmetric")
-            h, w = a.shape[:2]
         g = self.crop_grid
         ys = [(h - s) // 2] if g == 1 else np.linspace(0, h - s, g).astype(int)
         xs = [(w - s) // 2] if g == 1 else np.linspace(0, w - s, g).astype(int)
@@ -114,8 +141,8 @@ class SyntheticImageDetector:
         per = self.crop_grid ** 2
         out = []
         with torch.inference_mode():
-            for i in range(0, len(images), _BATCH):
-                crops = np.concatenate([self._crops(im) for im in images[i:i + _BATCH]])
+            for i in range(0, len(images), BATCH):
+                crops = np.concatenate([self._crops(im) for im in images[i:i + BATCH]])
                 logits = self.model_(self._tensor(crops)).float()
                 diff = (logits[:, 1] - logits[:, 0]).numpy()
                 out.append(diff.reshape(-1, per).mean(axis=1))
@@ -160,14 +187,9 @@ class SyntheticImageDetector:
             if rng.random() < 0.1:
                 img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
             if rng.random() < 0.5:
-                buf = io.BytesIO()
-                img.save(buf, "JPEG", quality=int(rng.integers(60, 96)))
-                img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-        a = np.asarray(img)
+                img = jpeg_roundtrip(img, int(rng.integers(60, 96)))
         s = self.input_size
-        if a.shape[0] < s or a.shape[1] < s:
-            a = np.pad(a, ((0, max(0, s - a.shape[0])), (0, max(0, s - a.shape[1])), (0, 0)),
-                       mode="symmetric")
+        a = _pad_to(np.asarray(img), s)
         y = rng.integers(a.shape[0] - s + 1)
         x = rng.integers(a.shape[1] - s + 1)
         a = a[y:y + s, x:x + s]
@@ -183,7 +205,7 @@ class SyntheticImageDetector:
         torch.manual_seed(self.random_state)
         tiles = [np.asarray(im.convert("RGB")) for im in images]
         by_class = [np.flatnonzero(y == 0), np.flatnonzero(y == 1)]
-        model = self._build(pretrained=self.pretrained == "imagenet")
+        model = self._build(pretrained=_use_imagenet(self.pretrained))
         cfg = model.pretrained_cfg
         self.preprocessing_ = {"input_size": self.input_size, "crop_grid": self.crop_grid,
                                "crop": "native-resolution grid, reflect-padded, no resizing",
@@ -273,6 +295,7 @@ class SyntheticImageDetector:
                 raise ValueError(f"format {meta['format']!r}")
         except (struct.error, ValueError, KeyError, TypeError) as err:
             raise InputError(f"not a trustgen detector checkpoint ({err})", path=path) from None
+        from safetensors import SafetensorError
         from safetensors.torch import load
 
         det = cls(**meta["params"])
@@ -284,7 +307,11 @@ class SyntheticImageDetector:
         det.threshold_ = float(meta["threshold"])
         det.training_summary_ = meta["training"]
         model = det._build(pretrained=False)
-        state = load(data)
+        try:
+            state = load(data)
+        except SafetensorError as err:  # truncated or corrupt tensor data
+            raise InputError(f"corrupt or truncated detector checkpoint ({err})".splitlines()[0],
+                             path=path) from None
         try:
             model.load_state_dict(state)
         except RuntimeError as err:

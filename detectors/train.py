@@ -14,10 +14,9 @@ import argparse
 import json
 import sys
 import time
-import zlib
 from pathlib import Path
 
-from .folders import Item, find_items, items_from_dirs, open_image
+from .folders import Item, find_items, group_bucket, items_from_dirs, open_image
 from .model import CHECKPOINT, SyntheticImageDetector
 
 
@@ -37,6 +36,11 @@ def fit_and_calibrate(train: list[Item], calib: list[Item], *, summary: dict | N
     det = SyntheticImageDetector(**params).fit(images, y, summary=summary)
     log(f"trained on {len(images)} images in {time.perf_counter() - start:.0f} s")
     images, y = _load(calib)
+    n_real, target = y.count(0), det.target_fpr
+    if n_real * target < 1:
+        log(f"warning: only {n_real} real calibration images: a threshold at "
+            f"{target:.0%} FPR needs at least {round(1 / target)} to mean anything; "
+            "add real images or raise --calib-fraction")
     det.calibrate(images, y)
     log(f"calibrated on {len(images)} images: threshold {det.threshold_:.4f}")
     return det
@@ -45,14 +49,14 @@ def fit_and_calibrate(train: list[Item], calib: list[Item], *, summary: dict | N
 def train_folders(real_dir, fake_dir, out, *, calib_fraction: float = 0.25,
                   overwrite: bool = False, log=print, **params) -> SyntheticImageDetector:
     """Train from a folder of real and one of synthetic images, holding out source photos
-    (file-name prefix before ``__``, else the file) for calibration."""
+    (file-name prefix before ``__``, else the file name without extension) for calibration."""
     from trustgen.errors import InputError
     from trustgen.imageio import check_writable
 
     check_writable(out, overwrite=overwrite)
     items = items_from_dirs(real_dir, fake_dir)
     cut = int(calib_fraction * 1000)
-    is_calib = {g: zlib.crc32(g.encode()) % 1000 < cut for g in {i.group for i in items}}
+    is_calib = {g: group_bucket(g, 1000) < cut for g in {i.group for i in items}}
     train = [i for i in items if not is_calib[i.group]]
     calib = [i for i in items if is_calib[i.group]]
     for name, part in (("training", train), ("calibration", calib)):

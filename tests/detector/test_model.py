@@ -115,3 +115,46 @@ def test_pretrained_weights_load_by_renaming_and_classify_a_cat():
     with torch.inference_mode():
         top5 = model.eval()(x).topk(5).indices[0].tolist()
     assert set(top5) & {281, 282, 285}  # tabby, tiger cat, Egyptian cat
+
+
+def test_truncated_checkpoint_is_a_one_line_input_error_naming_the_file(tmp_path):
+    trunc = tmp_path / "trunc.safetensors"
+    trunc.write_bytes(CHECKPOINT.read_bytes()[:13_000_000])
+    with pytest.raises(InputError, match="corrupt or truncated detector checkpoint") as err:
+        SyntheticImageDetector.load(trunc)
+    assert str(trunc) in str(err.value) and "\n" not in str(err.value)
+    from click.testing import CliRunner
+
+    from trustgen.cli import cli
+
+    img = tmp_path / "a.png"
+    _photos()[1].save(img)
+    result = CliRunner().invoke(cli, ["detect", "--checkpoint", str(trunc), str(img)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"trustgen: error: {trunc}: corrupt or truncated")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+class _Built(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("pretrained", "expected"),
+                         [(True, True), ("imagenet", True), (False, False), (None, False)])
+def test_pretrained_true_or_imagenet_starts_from_imagenet(monkeypatch, pretrained, expected):
+    seen = []
+
+    def build(self, *, pretrained):
+        seen.append(pretrained)
+        raise _Built
+
+    monkeypatch.setattr(SyntheticImageDetector, "_build", build)
+    with pytest.raises(_Built):
+        SyntheticImageDetector(pretrained=pretrained).fit(_photos()[:2], [0, 1])
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("pretrained", ["ImageNet-1k", "yes", 1.5])
+def test_unknown_pretrained_value_is_a_value_error(pretrained):
+    with pytest.raises(ValueError, match="pretrained must be"):
+        SyntheticImageDetector(pretrained=pretrained, steps=1).fit(_photos()[:2], [0, 1])

@@ -13,8 +13,6 @@ import click
 from ..errors import InputError, TrustgenError
 from ._render import error_line, json_line, table
 
-_BATCH = 16
-
 
 def _set_threads(threads: int) -> None:
     import torch
@@ -34,13 +32,14 @@ def detect_command(files, as_json, checkpoint, threads):
     the exit code is then 2."""
     from detectors import SyntheticImageDetector
     from detectors.folders import open_image
+    from detectors.model import BATCH
 
     _set_threads(threads)
     det = SyntheticImageDetector.load(checkpoint)
     failed, rows = False, []
-    for start in range(0, len(files), _BATCH):
+    for start in range(0, len(files), BATCH):
         batch = []
-        for path in files[start:start + _BATCH]:
+        for path in files[start:start + BATCH]:
             try:
                 batch.append((path, open_image(path)))
             except TrustgenError as err:
@@ -127,7 +126,15 @@ def eval_command(data, checkpoint, out, reps, as_json, threads):
 @click.option("--threads", type=int, default=2, show_default=True)
 def train_command(real_dir, fake_dir, out, steps, batch_size, input_size, lr, calib_fraction,
                   pretrained, model_id, overwrite, threads):
-    """Fine-tune a detector on your images and calibrate its threshold to 1% FPR."""
+    """Fine-tune a detector on your images and calibrate its threshold to 1% FPR.
+
+    \b
+    Images are split by source photo, never by file: a file's source photo is
+    its name up to "__" (photo1__0.png, photo1__blur.jpg), else its name without
+    extension, so --real DIR/photo1.png and --fake DIR/blur/photo1.png stay
+    together. Name a fake after the real photo it was made from. Subfolders of
+    --fake name generator families. Calibration needs at least 100 real images
+    for a 1% FPR threshold to mean anything; fewer give a warning."""
     from detectors.train import train_folders
 
     _set_threads(threads)
