@@ -120,7 +120,9 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
             return
         # entropy-coded data never holds a marker, so an end-of-image marker after the last
         # start-of-scan means the file is whole; else decode at 1/8 scale, which reads every byte
-        last_scan = data.rfind(b"\xff\xda")
+        if data.endswith(b"\xff\xd9"):
+            return
+        last_scan = data.rfind(b"\xff\xda")  # trailing data after the end marker (rare)
         if last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0:
             img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
             img.load()

@@ -315,7 +315,8 @@ def _reader_context():
 def _has_manifest(data: bytes, mime: str) -> bool:
     import c2pa
 
-    if b"c2pa" not in data and b"provenance" not in data:
+    meta = _metadata(data, mime)
+    if b"c2pa" not in meta and b"provenance" not in meta:
         return False  # no JUMBF "c2pa" box and no XMP reference to a remote manifest: skip c2pa
     try:
         c2pa.Reader(mime, io.BytesIO(data), context=_reader_context()).close()
@@ -333,6 +334,23 @@ def _add_ingredient(builder, ing: IngredientSource, definition: dict) -> None:
         builder.add_ingredient(definition, _ingredient_mime(ing), io.BytesIO(ing.data))
     except c2pa.C2paError as err:
         raise InputError(f"ingredient cannot be read: {one_line(err)}", path=ing.name) from None
+
+
+def _metadata(data: bytes, mime: str) -> bytes:
+    """The bytes where a manifest or its XMP reference can sit, pixel data left out (scanning
+    a large PNG's IDAT twice costs more than the rest of signing). Whole file if unsure."""
+    if mime == "image/jpeg":  # metadata segments all come before the first scan
+        start_of_scan = data.find(b"\xff\xda")
+        return data if start_of_scan < 0 else data[:start_of_scan]
+    if mime == "image/png" and data.startswith(b"\x89PNG\r\n\x1a\n"):
+        parts, at = [], 8
+        while at + 8 <= len(data):
+            length = int.from_bytes(data[at:at + 4], "big")
+            if data[at + 4:at + 8] != b"IDAT":
+                parts.append(data[at:at + 12 + length])
+            at += 12 + length
+        return b"".join(parts)
+    return data
 
 
 def _ingredient_mime(ing: IngredientSource) -> str:
