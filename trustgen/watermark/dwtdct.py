@@ -21,13 +21,5 @@ def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
 
 
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
-    return _read_framed(_imwatermark.decode_dwtdct(rgb, N_BITS), keys, NAME)
+    return payload.framed_readings(_imwatermark.decode_dwtdct(rgb, N_BITS), keys, NAME, TAG_BITS)
 
-
-def _read_framed(bits, keys, name: str) -> list[payload.Reading]:
-    out = []
-    for key in keys:
-        cid, errors = payload.read_framed(bits, key, name, TAG_BITS)
-        out.append(payload.Reading(
-            payload.binomial_tail(errors, TAG_BITS), payload.format_content_id(cid), errors))
-    return out

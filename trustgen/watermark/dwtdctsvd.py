@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _imwatermark, payload
-from .dwtdct import N_BITS, TAG_BITS, _read_framed
+from .dwtdct import N_BITS, TAG_BITS
 
 NAME = "dwtDctSvd"
 GREYSCALE = False
@@ -19,4 +19,5 @@ def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
 
 
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
-    return _read_framed(_imwatermark.decode_dwtdctsvd(rgb, N_BITS), keys, NAME)
+    return payload.framed_readings(_imwatermark.decode_dwtdctsvd(rgb, N_BITS), keys, NAME,
+                                   TAG_BITS)

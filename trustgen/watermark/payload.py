@@ -21,6 +21,25 @@ schemes) is one more chance of a false match, so the attempts multiply it (Bonfe
 default threshold ``FALSE_ALARM = 1e-6`` therefore bounds the false-alarm rate of the whole
 search. An exact tag match gives 2**-32 = 2.3e-10 per attempt.
 
+**What the key does and does not give (the copy attack).** The key keeps the payload secret
+and stops anyone *computing* a mark for a new id. It does not stop anyone *copying* an existing
+mark: trustgen's mark is one tile repeated over the image, so averaging the tiles of a single
+marked image (a blur residual folded over the tile period; no key needed) estimates the whole
+mark, which can then be added to any other photo at PSNR 40 dB, where ``detect`` reads the
+original content id under the original key at full significance (p ~ 5e-9), or subtracted from
+the marked image to remove it. Measured at 512x512: a mark estimated from the marked astronaut
+photo and added to coffee, chelsea and rocket was detected in 3 of 3; subtracting it from the
+astronaut (PSNR 42 dB against the original) left nothing detectable. So a keyed watermark says
+"these pixels came from, or were copied from, an image marked under this key" -- a lead back to
+the manifest or the issuer's records -- and is not an authentication mechanism: authenticity
+comes from the signed C2PA credentials, never from the mark alone.
+
+**Image size.** Marks on images with a shorter side under 512 px (256 px is what ``trustgen
+generate`` writes by default) use one-pixel cells and are fragile: at 256x256 they survive no
+attack, crops, noise and brightness/contrast changes, but only about half of JPEG 50 and none of
+a 50% downscale or the crop/downscale/JPEG chain (benchmarks/results/watermark.md, 256 rows;
+``tiled.py`` says what was tried).
+
 **Fixed-capacity schemes** (invisible-watermark's dwtDct and dwtDctSvd) carry no code: the 48
 id bits XORed with a keyed mask, then a 32-bit keyed tag of the id (``framed_bits``), tested the
 same way.
@@ -32,6 +51,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, WatermarkError
@@ -112,6 +132,15 @@ def read_framed(bits, key: bytes, scheme: str, tag_len: int) -> tuple[int, int]:
     return cid, errors
 
 
+def framed_readings(bits, keys, scheme: str, tag_len: int) -> list["Reading"]:
+    """One ``Reading`` per key of bits laid out by ``framed_bits`` (dwtDct, dwtDctSvd)."""
+    out = []
+    for key in keys:
+        cid, errors = read_framed(bits, key, scheme, tag_len)
+        out.append(Reading(binomial_tail(errors, tag_len), format_content_id(cid), errors))
+    return out
+
+
 class Reading:
     """One scheme's reading of an image under one key: the raw p-value and what it decoded."""
 
@@ -141,6 +170,7 @@ def _parity(x: int) -> int:
     return bin(x).count("1") & 1
 
 
+@lru_cache(maxsize=1)
 def _trellis():
     """out[state, input] -> the 3 coded bits; state = the previous 6 input bits, newest lowest."""
     import numpy as np
@@ -153,17 +183,12 @@ def _trellis():
     return out
 
 
-_TRELLIS = None
-
-
 def conv_encode(bits) -> list[int]:
     """Zero-terminated encoding of ``bits``: ``(len(bits) + 6) * 3`` coded bits."""
-    global _TRELLIS
-    if _TRELLIS is None:
-        _TRELLIS = _trellis()
+    trellis = _trellis()
     state, out = 0, []
     for u in list(bits) + [0] * _MEMORY:
-        out.extend(int(b) for b in _TRELLIS[state, u])
+        out.extend(int(b) for b in trellis[state, u])
         state = ((state << 1) | u) & 63
     return out
 
@@ -178,10 +203,7 @@ def viterbi_decode(soft) -> list[int]:
     """
     import numpy as np
 
-    global _TRELLIS
-    if _TRELLIS is None:
-        _TRELLIS = _trellis()
-    signs = 1 - 2 * _TRELLIS.astype(np.float64)          # (64, 2, 3)
+    signs = 1 - 2 * _trellis().astype(np.float64)          # (64, 2, 3)
     soft = np.asarray(soft, dtype=np.float64).reshape(-1, len(_POLYS))
     steps = soft.shape[0]
     ns = np.arange(64)

@@ -15,6 +15,8 @@ from . import _imwatermark, payload
 
 NAME = "sdxl"
 GREYSCALE = False
+#: One fixed public message: readings are not per key.
+KEYED = False
 MESSAGE = 0xB3EC907BB19E
 BITS = np.array(payload.int_to_bits(MESSAGE, 48), dtype=np.uint8)
 
