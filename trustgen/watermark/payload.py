@@ -26,18 +26,16 @@ and stops anyone *computing* a mark for a new id. It does not stop anyone *copyi
 mark: trustgen's mark is one tile repeated over the image, so averaging the tiles of a single
 marked image (a blur residual folded over the tile period; no key needed) estimates the whole
 mark, which can then be added to any other photo at PSNR 40 dB, where ``detect`` reads the
-original content id under the original key at full significance (p ~ 5e-9), or subtracted from
-the marked image to remove it. Measured at 512x512: a mark estimated from the marked astronaut
-photo and added to coffee, chelsea and rocket was detected in 3 of 3; subtracting it from the
-astronaut (PSNR 42 dB against the original) left nothing detectable. So a keyed watermark says
-"these pixels came from, or were copied from, an image marked under this key" -- a lead back to
-the manifest or the issuer's records -- and is not an authentication mechanism: authenticity
+original content id under the original key, or subtracted from the marked image to remove it
+(``benchmarks/watermark_limits.py`` measures both). So a keyed watermark says "these pixels came
+from, or were copied from, an image marked under this key" -- a lead back to the manifest or the
+issuer's records -- and is not an authentication mechanism: authenticity
 comes from the signed C2PA credentials, never from the mark alone.
 
 **Image size.** Marks on images with a shorter side under 512 px (256 px is what ``trustgen
-generate`` writes by default) use one-pixel cells and are fragile: at 256x256 they survive no
-attack, crops, noise and brightness/contrast changes, but only about half of JPEG 50 and none of
-a 50% downscale or the crop/downscale/JPEG chain (benchmarks/results/watermark.md, 256 rows;
+generate`` writes by default) use one-pixel cells and are fragile: at 256x256 they come back
+unattacked and after crops, noise and brightness/contrast changes, but after only about half of
+JPEG 50 and none of a 50% downscale or the crop/downscale/JPEG chain (benchmarks/results/watermark.md, 256 rows;
 ``tiled.py`` says what was tried).
 
 **Fixed-capacity schemes** (invisible-watermark's dwtDct and dwtDctSvd) carry no code: the 48
