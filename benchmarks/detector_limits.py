@@ -6,10 +6,12 @@
   steps, seeds 5000...), the pixels ``trustgen generate`` watermarks and signs; flagged rate at the
   shipped threshold.
 - Frames: the same images pasted into the centre of a real 640x427 photo (scikit-learn's
-  china.jpg), and with a 64 px white border: the detector reads only the four corner crops.
-- Smooth real images: 256 px tiles of four real photos (scikit-image coffee, gravel,
-  immunohistochemistry; china.jpg) before and after blur, down-and-up resizing and median
-  filtering; flagged rate at the shipped threshold; and scikit-image's microscope image ``cell``.
+  china.jpg; the generation covers a quarter of it, one of the nine crops read), and with a 64 px
+  white border (blank crops get no vote).
+- Smooth real images: 256 px tiles of four real photos in the detector's test split (scikit-image
+  coffee, gravel, immunohistochemistry; china.jpg) before and after blur, down-and-up resizing and
+  median filtering; flagged rate at the shipped threshold; and scikit-image's microscope image
+  ``cell`` (in no split).
 Prints a table; writes benchmarks/results/detector_limits.json.
 """
 

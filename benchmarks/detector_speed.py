@@ -22,6 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _rss_mb() -> float:
+    """Resident memory now, from /proc (Linux)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
 def make_jpegs(folder: Path, n: int) -> list[Path]:
     """n distinct 512x512 JPEG photos (quality 90) cut from scikit-image's sample photos."""
     import numpy as np
@@ -53,13 +59,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path,
                     default=REPO / "benchmarks" / "results" / "detector_speed.json")
     args = ap.parse_args(argv)
+    import timm  # noqa: F401  (imported here so its share of the memory is measured apart)
     import torch
 
     from detectors import SyntheticImageDetector
     from detectors.folders import open_image
 
+    rss_imports = _rss_mb()
     torch.set_num_threads(args.threads)
     det = SyntheticImageDetector.load(args.checkpoint)
+    rss_loaded = _rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_jpegs(Path(tmp), args.images)
         det.predict_proba([open_image(p) for p in paths[: args.batch_size]])  # warm-up
@@ -83,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         "batch_size": args.batch_size, "threads": args.threads,
         "images_per_second_median": statistics.median(rates),
         "images_per_second_all": rates, "decode_share_median": statistics.median(decode_share),
-        "peak_rss_mb": peak_mb, "torch": torch.__version__, "machine": platform.machine(),
+        "peak_rss_mb": peak_mb, "rss_after_imports_mb": rss_imports,
+        "rss_after_load_mb": rss_loaded, "torch": torch.__version__, "machine": platform.machine(),
         "cpu_count": __import__("os").cpu_count(),
         "load_average_1min": __import__("os").getloadavg()[0],
     }
@@ -93,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
             ("range over repeats", f"{min(rates):.1f} - {max(rates):.1f}"),
             ("decode share", f"{result['decode_share_median']:.0%}"),
             ("peak RSS", f"{peak_mb:.0f} MB"),
+            ("RSS after importing torch + timm", f"{rss_imports:.0f} MB"),
+            ("RSS after loading the detector", f"{rss_loaded:.0f} MB"),
             ("threads / batch", f"{args.threads} / {args.batch_size}"),
             ("load average (1 min)", f"{result['load_average_1min']:.1f}")]
     width = max(len(r[0]) for r in rows)

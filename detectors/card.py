@@ -3,7 +3,8 @@
     python -m detectors.card
 
 Rewrites the text between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` markers from
-``detectors/reports/evaluation.json`` and ``benchmarks/results/detector_speed*.json``.
+``detectors/reports/evaluation.json``, ``detectors/reports/previous/evaluation.json`` (the
+previous shipped detector on the same test data) and ``benchmarks/results/detector_speed*.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 CARD = HERE / "MODEL_CARD.md"
 EVALUATION = HERE / "reports" / "evaluation.json"
+PREVIOUS = HERE / "reports" / "previous" / "evaluation.json"
 SPEED = HERE.parent / "benchmarks" / "results" / "detector_speed.json"
 SPEED_1THREAD = SPEED.with_name("detector_speed_1thread.json")
 
@@ -31,7 +33,20 @@ def _table(headers, rows) -> str:
     return "\n".join(lines)
 
 
-def sections(report: dict, speeds: list[dict]) -> dict[str, str]:
+def _versus(report: dict, previous: dict) -> str:
+    """This detector against the previous shipped one, on the same test data."""
+    rows = []
+    for cond in report["robustness"]:
+        for subset in ("seen", "held_out"):
+            new, old = report["robustness"][cond][subset], previous["robustness"][cond][subset]
+            rows.append((cond, subset, f"{old['auc']:.4f} -> {new['auc']:.4f}",
+                         f"{old['tpr_at_threshold']:.3f} -> {new['tpr_at_threshold']:.3f}",
+                         f"{old['fpr_at_threshold']:.3f} -> {new['fpr_at_threshold']:.3f}"))
+    return _table(("condition (both classes)", "fakes", "AUC", "TPR at threshold",
+                   "FPR at threshold"), rows)
+
+
+def sections(report: dict, speeds: list[dict], previous: dict | None = None) -> dict[str, str]:
     clean, rob = report["clean"], report["robustness"]
     seen, held = clean["seen"], clean.get("held_out")
     jpeg75 = rob["jpeg75"]["seen"]
@@ -42,9 +57,13 @@ def sections(report: dict, speeds: list[dict]) -> dict[str, str]:
          "(none; for comparison)",
          f"{seen['tpr_at_threshold']:.3f} (FPR on test real photos "
          f"{seen['fpr_at_threshold']:.3f})"),
-        ("held-out families (all fakes never seen in training): AUC", ">= 0.90", _ci(held, "auc") if held else "not measured"),
+        ("held-out families, all together: AUC", ">= 0.90",
+         _ci(held, "auc") if held else "not measured"),
+        *[(f"held-out family `{f}`: AUC", ">= 0.90", _ci(m, "auc"))
+          for f, m in report["per_family"].items() if not m["seen_in_training"]],
         ("seen families after JPEG 75 (both classes): AUC", ">= 0.95", _ci(jpeg75, "auc")),
-        ("ECE, all test images (classes weighted equally)", "<= 0.05",
+        ("ECE, seen families (classes weighted equally)", "<= 0.05", f"{seen['ece']:.3f}"),
+        ("ECE, all test images, held-out families included", "<= 0.05",
          f"{clean['all']['ece']:.3f}"),
     ]
     for speed in speeds:
@@ -54,7 +73,8 @@ def sections(report: dict, speeds: list[dict]) -> dict[str, str]:
              f"{speed['images_per_second_median']:.1f} "
              f"(shared machine, load average {speed['load_average_1min']:.1f})"),
             (f"peak memory (RSS), {speed['threads']} thread(s)", "<= 1 GB",
-             f"{speed['peak_rss_mb']:.0f} MB: "
+             f"{speed['peak_rss_mb']:.0f} MB, of which importing torch and timm "
+             f"{speed.get('rss_after_imports_mb', float('nan')):.0f} MB: "
              f"{'met' if speed['peak_rss_mb'] <= 1000 else '**not met**'}"),
         ]
     fam_rows = [(f, "seen" if m["seen_in_training"] else "**held out**", m["n_real"],
@@ -68,7 +88,8 @@ def sections(report: dict, speeds: list[dict]) -> dict[str, str]:
     fc = report["format_control"]
     data = report["data"]
     train = report.get("training", {})
-    return {
+    out = {"versus": _versus(report, previous)} if previous else {}
+    return out | {
         "targets": _table(("measure (test photos never seen in training)", "target",
                            "measured [95% CI over source photos]"), target_rows),
         "families": _table(("family", "in training", "real", "synthetic", "AUC [95% CI]", "AP",
@@ -101,8 +122,9 @@ def sections(report: dict, speeds: list[dict]) -> dict[str, str]:
 def main() -> None:
     report = json.loads(EVALUATION.read_text())
     speeds = [json.loads(p.read_text()) for p in (SPEED, SPEED_1THREAD) if p.is_file()]
+    previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.is_file() else None
     text = CARD.read_text()
-    for name, body in sections(report, speeds).items():
+    for name, body in sections(report, speeds, previous).items():
         pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{CARD}: no begin/end markers for {name!r}")

@@ -4,7 +4,9 @@
 
 Everything is made here, nothing comes from a hub. Real photos are the sample photographs shipped
 by scikit-image, scikit-learn and matplotlib, plus (``--install-debian``) photographs from the
-Debian packages ``mate-backgrounds`` and ``opencv-doc``, which this script installs; every file is
+Debian packages ``mate-backgrounds``, ``opencv-doc``, ``lomiri-wallpapers-16.04``,
+``lomiri-wallpapers-20.04`` and ``plasma-workspace-wallpapers`` (their photographs only, not the
+rendered artwork), which this script installs; every file is
 listed with its SHA-256 in ``photos.json``. The images stay in the cache folder, never in git.
 
 Why it is built this way (each point closes a shortcut a detector would otherwise learn):
@@ -15,8 +17,9 @@ Why it is built this way (each point closes a shortcut a detector would otherwis
   from the downscaled tile; no class is resized alone;
 - *no edge tell*: generators see 16 pixels of context around each tile and only the inner tile
   is kept, so fakes carry no padding artefacts at their borders;
-- *splits by source photo* (train / calib / test; stereo pairs share a group) and the family
-  ``ae_pixelshuffle`` is made for the test split only, so it is never seen in training.
+- *splits by source photo* (train / calib / test; stereo pairs share a group) and the families
+  ``ae_pixelshuffle`` and ``vit_patch`` are made for the test split only, so they are never seen
+  in training.
 
 Layout: ``tiles/<split>/0_real/<group>__<k>.<ext>`` and ``tiles/<split>/1_fake/<family>/...``, the
 ``0_real``/``1_fake`` layout that ``trustgen detector eval --data`` and ``train`` read.
@@ -35,17 +38,20 @@ from pathlib import Path
 from .folders import group_bucket
 from .generators import FAMILIES, generate, train_generator
 
-HELD_OUT_FAMILIES = ("ae_pixelshuffle",)
+HELD_OUT_FAMILIES = ("ae_pixelshuffle", "vit_patch")
 SPLITS = ("train", "calib", "test")
 TILE = 256
 MARGIN = 16  # generators see this much context around a tile, so no fake shows padding edges
 MAX_SIDE = 1600  # longer photos are downscaled to this before tiling (both classes alike)
 TILES_PER_PHOTO = {"train": 12, "calib": 24, "test": 12}
 STORAGE = (("png", None), ("png", None), ("jpeg", 95), ("jpeg", 85))
-DEBIAN_PACKAGES = ("mate-backgrounds", "opencv-doc")
+DEBIAN_PACKAGES = ("mate-backgrounds", "opencv-doc", "lomiri-wallpapers-16.04",
+                   "lomiri-wallpapers-20.04", "plasma-workspace-wallpapers")
 
 _OPENCV = "/usr/share/doc/opencv-doc/examples/"
 _MATE = "/usr/share/backgrounds/mate/nature/"
+_LOMIRI = "/usr/share/backgrounds/"
+_PLASMA = "/usr/share/wallpapers/"
 #: group name -> photo paths; ``{site}`` is the venv's site-packages. Photos of one scene
 #: (stereo pairs, viewpoint pairs) share a group so they never straddle a split.
 PHOTO_GROUPS = {
@@ -75,6 +81,17 @@ PHOTO_GROUPS = {
     "opencv-plant": [f"{_OPENCV}alphamat/input_images/plant.jpg"],
     **{f"opencv-hfs{i}": [f"{_OPENCV}hfs/data/00{i}.jpg"] for i in range(3)},
     **{f"opencv-scenetext{i}": [f"{_OPENCV}text/scenetext0{i}.jpg"] for i in range(1, 7)},
+    **{f"lomiri-{n.split('_by_')[0].lower()}": [f"{_LOMIRI}{n}.jpg"] for n in (
+        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace",
+        "Picture_1A_by_freespace", "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi",
+        "analogpattern_by_Peter_Nerlich", "free_by_Peter_Nerlich",
+        "friends_by_Aitzol_Berasategi", "greentock_by_Peter_Nerlich",
+        "life_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
+        "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi",
+        "Infinite-Sea_by_Aury88", "Kleiber_by_Lukas_Baubkus")},
+    **{f"plasma-{n.lower()}": [f"{_PLASMA}{n}/contents/images/2560x1600.jpg"] for n in (
+        "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
+        "OneStandsOut", "Path", "summer_1am")},
 }
 
 

@@ -1,15 +1,18 @@
 """The synthetic-image generators the training data is made with.
 
-Each family is a small autoencoder trained here on the training photos; the families differ only
-in how the decoder upsamples (transposed conv, nearest + conv, bilinear + conv, pixel shuffle) or,
-for ``vae_kl``, are a diffusers ``AutoencoderKL`` (the decoder of a latent-diffusion pipeline).
+Each family is a small autoencoder trained here on the training photos; the convolutional ones
+differ only in how the decoder upsamples (transposed conv, nearest + conv, bilinear + conv, pixel
+shuffle); ``vae_kl`` is a diffusers ``AutoencoderKL`` (the decoder of a latent-diffusion pipeline);
+``vit_patch`` is a different design: a transformer over 8x8 patch tokens whose output layer maps
+each token linearly to its pixels (the DiT / MAE head), with no convolution after the tokens.
 Upsampling layers leave distinct spectral traces, which is what a detector must learn; passing the
 very photos it sees as real through them keeps the content of both classes the same.
 """
 
 from __future__ import annotations
 
-FAMILIES = ("ae_tconv", "ae_nearest", "ae_bilinear", "ae_pixelshuffle", "vae_kl")
+FAMILIES = ("ae_tconv", "ae_nearest", "ae_bilinear", "ae_pixelshuffle", "vae_kl", "vit_patch")
+PATCH = 8
 
 
 def build_generator(family: str, *, width: int = 32, latent: int = 8):
@@ -37,6 +40,8 @@ def build_generator(family: str, *, width: int = 32, latent: int = 8):
                 return (self.vae.decode(z).sample.clamp(-1, 1) + 1) / 2
 
         return _Vae()
+    if family == "vit_patch":
+        return _patch_transformer(dim=3 * width, bottleneck=3 * PATCH * PATCH // 6)
 
     def up(cin: int, cout: int) -> nn.Module:
         if family == "ae_tconv":
@@ -64,6 +69,44 @@ def build_generator(family: str, *, width: int = 32, latent: int = 8):
         up(2 * w, w), nn.GELU(),
         nn.Conv2d(w, 3, 3, padding=1), nn.Sigmoid(),
     )
+
+
+def _patch_transformer(dim: int, bottleneck: int):
+    from torch import nn
+
+    class PatchTransformer(nn.Module):
+        """Patch tokens -> transformer -> a narrow bottleneck -> transformer -> linear head to
+        each token's 8x8 pixels. Positions come from a 3x3 depthwise conv on the token grid (a
+        conditional position encoding), so any image size divisible by 8 works."""
+
+        def __init__(self, dim: int, bottleneck: int):
+            super().__init__()
+            self.embed = nn.Conv2d(3, dim, PATCH, stride=PATCH)
+            self.pos = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+            def layer():
+                return nn.TransformerEncoderLayer(dim, 4, 2 * dim, dropout=0.0,
+                                                  activation="gelu", batch_first=True,
+                                                  norm_first=True)
+
+            self.encoder = nn.Sequential(layer(), layer())
+            self.squeeze = nn.Linear(dim, bottleneck)
+            self.expand = nn.Linear(bottleneck, dim)
+            self.decoder = nn.Sequential(layer(), layer())
+            self.head = nn.Linear(dim, 3 * PATCH * PATCH)
+
+        def forward(self, x):
+            b, _, h, w = x.shape
+            t = self.embed(x * 2 - 1)
+            t = t + self.pos(t)
+            gh, gw = t.shape[2:]
+            t = self.encoder(t.flatten(2).transpose(1, 2))
+            t = self.decoder(self.expand(self.squeeze(t)))
+            p = self.head(t).view(b, gh, gw, 3, PATCH, PATCH)
+            y = p.permute(0, 3, 1, 4, 2, 5).reshape(b, 3, gh * PATCH, gw * PATCH)
+            return ((y + 1) / 2).clamp(0, 1)
+
+    return PatchTransformer(dim, bottleneck)
 
 
 def train_generator(family: str, photos, *, steps: int = 300, batch: int = 8, crop: int = 48,

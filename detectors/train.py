@@ -1,6 +1,6 @@
 """Train, calibrate and save a detector; for the shipped one, also evaluate it.
 
-    python -m detectors.train --data .detector-data [--steps 400] [--out FILE] [--overwrite]
+    python -m detectors.train --data .detector-data [--steps 800] [--out FILE] [--overwrite]
 
 ``--data`` is a folder built by ``python -m detectors.data``: it trains on ``tiles/train``,
 calibrates on ``tiles/calib`` (other source photos) and evaluates on ``tiles/test`` into
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=Path(".detector-data"))
     ap.add_argument("--out", type=Path, default=CHECKPOINT)
     ap.add_argument("--reports", type=Path, default=evaluate.DEFAULT_OUT)
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--input-size", type=int, default=64)
-    ap.add_argument("--crop-grid", type=int, default=2)
+    ap.add_argument("--crop-grid", type=int, default=3)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--model-id", default="trustgen-detector-effl0-" + time.strftime("%Y-%m"))
     ap.add_argument("--threads", type=int, default=1)

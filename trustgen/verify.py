@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import threading
 from typing import Any, Sequence
@@ -231,13 +230,8 @@ def _threshold(detector, policy: Policy) -> float:
     fpr = policy.detector_target_fpr
     if fpr is None:
         return float(detector.threshold_)
-    at_fpr = getattr(detector, "threshold_at_fpr", None)
-    if at_fpr is not None:
-        return float(at_fpr(fpr))
-    if math.isclose(float(getattr(detector, "target_fpr", -1.0)), fpr):
-        return float(detector.threshold_)
-    raise policy.field_error(
-        "detector", "target_fpr",
-        f"detector {detector.model_id} is calibrated for a false-positive rate of "
-        f"{getattr(detector, 'target_fpr', 'unknown')} only; set detector.threshold instead",
-    )
+    try:
+        return float(detector.threshold_at_fpr(fpr))
+    except ValueError as err:
+        raise policy.field_error("detector", "target_fpr",
+                                 f"{err}; set detector.threshold instead") from None

@@ -158,3 +158,32 @@ def test_pretrained_true_or_imagenet_starts_from_imagenet(monkeypatch, pretraine
 def test_unknown_pretrained_value_is_a_value_error(pretrained):
     with pytest.raises(ValueError, match="pretrained must be"):
         SyntheticImageDetector(pretrained=pretrained, steps=1).fit(_photos()[:2], [0, 1])
+
+
+def test_patch_transformer_generator_keeps_the_size_and_differs_from_its_input():
+    from skimage import data
+
+    from detectors.generators import build_generator, generate
+
+    tile = data.astronaut()[:96, :128]
+    out = generate(build_generator("vit_patch").eval(), tile)
+    assert out.shape == tile.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - tile).mean() > 1
+
+
+def test_blank_crops_get_no_vote_unless_all_are_blank():
+    from detectors.model import _crop_weights
+
+    rng = np.random.default_rng(0)
+    textured = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    white = np.full((64, 64, 3), 255, np.uint8)
+    crops = np.stack([white, textured, white, white, white, white])
+    np.testing.assert_array_equal(_crop_weights(crops, 3), [[0, 1, 0], [1, 1, 1]])
+    # a white frame: only the centre crop has texture, so the frame changes nothing
+    det = SyntheticImageDetector.load()
+    assert det.crop_grid == 3 and det.input_size == 64
+    framed = Image.new("RGB", (384, 384), "white")
+    framed.paste(Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)), (64, 64))
+    centre = framed.crop((160, 160, 224, 224))
+    np.testing.assert_allclose(det.raw_scores([framed]), det.raw_scores([centre]), atol=1e-4)
+    assert np.isfinite(det.raw_scores([Image.new("RGB", (300, 200), "white")])).all()

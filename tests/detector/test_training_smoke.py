@@ -81,3 +81,14 @@ def test_eval_command_reports_seen_and_held_out(trained, tiny_data, tmp_path):
     assert 0.0 <= report["format_control"]["format_only"]["auc"] <= 1.0
     assert (tmp_path / "roc.png").stat().st_size > 0
     assert (tmp_path / "reliability.png").stat().st_size > 0
+
+
+def test_threshold_at_fpr_reads_the_stored_calibration_scores(trained):
+    det = SyntheticImageDetector.load(trained)
+    real = np.asarray(det.calibration_["real_probabilities"])
+    assert real.size == det.training_summary_["calibration_images"]["real"]
+    assert det.threshold_at_fpr(det.target_fpr) == det.threshold_ == real.max()
+    half = det.threshold_at_fpr(0.5)
+    assert half in real and np.mean(real > half) <= 0.5
+    with pytest.raises(ValueError, match="cannot be resolved"):
+        det.threshold_at_fpr(0.2)  # with 2 real images, 0.5 is the finest step

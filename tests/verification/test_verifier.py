@@ -254,6 +254,18 @@ def test_shipped_detector_threshold_and_target_fpr(identity, detector, verify_fi
     assert verdict.evidence.detector.synthetic == (verdict.label == "likely-synthetic")
 
 
+def test_policy_target_fpr_reads_the_detectors_calibration_scores(identity, detector, tmp_path):
+    text = trustgen.policy.files("trustgen.policies").joinpath("strict.toml").read_text()
+    (tmp_path / "loose.toml").write_text(text.replace("target_fpr = 0.01", "target_fpr = 0.05"))
+    loose = Verifier(tmp_path / "loose.toml", detector=detector).detector_threshold
+    assert loose == detector.threshold_at_fpr(0.05) < detector.threshold_
+    (tmp_path / "fine.toml").write_text(text.replace("target_fpr = 0.01", "target_fpr = 0.0001"))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("target_fpr"))
+    with pytest.raises(trustgen.errors.PolicyError,
+                       match=rf"line {line}: field 'detector.target_fpr'.*cannot be resolved"):
+        Verifier(tmp_path / "fine.toml", detector=detector)
+
+
 def test_labels_are_documented():
     assert all(isinstance(v, str) and v for v in LABELS.values())
 
