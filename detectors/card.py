@@ -71,7 +71,7 @@ def sections(report: dict, speeds: list[dict], previous: dict | None = None) -> 
             (f"512x512 JPEG, decode included, batch {speed['batch_size']}, "
              f"{speed['threads']} thread(s): images/s (median)", ">= 50",
              f"{speed['images_per_second_median']:.1f} "
-             f"(shared machine, load average {speed['load_average_1min']:.1f})"),
+             f"(load average {speed['load_average_1min']:.1f})"),
             (f"peak memory (RSS), {speed['threads']} thread(s)", "<= 1 GB",
              f"{speed['peak_rss_mb']:.0f} MB, of which importing torch and timm "
              f"{speed.get('rss_after_imports_mb', float('nan')):.0f} MB: "

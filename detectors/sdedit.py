@@ -3,9 +3,9 @@
     python -m detectors.sdedit [--data .detector-data] [--model trustgen/models/default]
 
 For every real test tile it writes the same tile through the default model: a plain round trip
-through its latent autoencoder (``default_vae``) and SDEdit img2img at strength 0.5
-(``default_sdedit50``: noise the tile's latents to that fraction of the DDIM
-schedule and denoise back). Each fake is stored in the format and JPEG quality of its real tile.
+through its latent autoencoder (``default_vae``) and SDEdit img2img at strengths 0.25, 0.5 and
+0.75 (``default_sdedit25`` ...: noise the tile's latents to that fraction of the DDIM schedule
+and denoise back; the higher the strength, the more the model repaints). Each fake is stored in the format and JPEG quality of its real tile.
 These families are written for the test split only, so they are never seen in training.
 """
 
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 PAD = 32  # reflected context around a tile, so the fake's kept centre shows no padding edges
-STRENGTHS = (0.0, 0.5)
+STRENGTHS = (0.0, 0.25, 0.5, 0.75)
 
 
 def family_name(strength: float) -> str:
