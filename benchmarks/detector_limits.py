@@ -68,7 +68,7 @@ def main(argv=None) -> int:
 
     def flagged(images) -> dict:
         p = det.predict_proba(images)[:, 1]
-        return {"n": len(p), "flagged": int((p >= thr).sum()), "median_p": float(np.median(p))}
+        return {"n": len(p), "flagged": int((p > thr).sum()), "median_p": float(np.median(p))}
 
     generated = TrustedPipeline.from_pretrained().sample(
         seeds=list(range(5000, 5000 + args.generations)), num_inference_steps=50)

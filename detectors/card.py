@@ -4,7 +4,8 @@
 
 Rewrites the text between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` markers from
 ``detectors/reports/evaluation.json``, ``detectors/reports/previous/evaluation.json`` (the
-previous shipped detector on the same test data) and ``benchmarks/results/detector_speed*.json``.
+previous shipped detector on the same test data), ``benchmarks/results/detector_speed*.json``
+and ``benchmarks/results/detector_ablation.json``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CARD = HERE / "MODEL_CARD.md"
 EVALUATION = HERE / "reports" / "evaluation.json"
 PREVIOUS = HERE / "reports" / "previous" / "evaluation.json"
 SPEED = HERE.parent / "benchmarks" / "results" / "detector_speed.json"
+ABLATION = SPEED.with_name("detector_ablation.json")
 SPEED_1THREAD = SPEED.with_name("detector_speed_1thread.json")
 
 
@@ -46,7 +48,16 @@ def _versus(report: dict, previous: dict) -> str:
                    "FPR at threshold"), rows)
 
 
-def sections(report: dict, speeds: list[dict], previous: dict | None = None) -> dict[str, str]:
+def _ablation(ablation: dict) -> str:
+    """Medians over seeds of each retrained variant (benchmarks/detector_ablation.py)."""
+    median = ablation["median"]
+    names = list(median)
+    rows = [(label, *(f"{median[n][label]:.4f}" for n in names)) for label in median[names[0]]]
+    return _table((f"median over seeds {ablation['seeds']}", *names), rows)
+
+
+def sections(report: dict, speeds: list[dict], previous: dict | None = None,
+             ablation: dict | None = None) -> dict[str, str]:
     clean, rob = report["clean"], report["robustness"]
     seen, held = clean["seen"], clean.get("held_out")
     jpeg75 = rob["jpeg75"]["seen"]
@@ -89,6 +100,8 @@ def sections(report: dict, speeds: list[dict], previous: dict | None = None) -> 
     data = report["data"]
     train = report.get("training", {})
     out = {"versus": _versus(report, previous)} if previous else {}
+    if ablation:
+        out["ablation"] = _ablation(ablation)
     return out | {
         "targets": _table(("measure (test photos never seen in training)", "target",
                            "measured [95% CI over source photos]"), target_rows),
@@ -122,9 +135,10 @@ def sections(report: dict, speeds: list[dict], previous: dict | None = None) -> 
 def main() -> None:
     report = json.loads(EVALUATION.read_text())
     speeds = [json.loads(p.read_text()) for p in (SPEED, SPEED_1THREAD) if p.is_file()]
-    previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.is_file() else None
+    previous, ablation = (json.loads(p.read_text()) if p.is_file() else None
+                          for p in (PREVIOUS, ABLATION))
     text = CARD.read_text()
-    for name, body in sections(report, speeds, previous).items():
+    for name, body in sections(report, speeds, previous, ablation).items():
         pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{CARD}: no begin/end markers for {name!r}")

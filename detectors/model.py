@@ -48,6 +48,23 @@ def _pad_to(a: np.ndarray, s: int) -> np.ndarray:
     return np.pad(a, ((0, max(0, s - h)), (0, max(0, s - w)), (0, 0)), mode="symmetric")
 
 
+#: Probabilities of the training augmentations with ``augment=True``: resize (down, half of the
+#: time back up), Gaussian blur, JPEG round trip, horizontal flip.
+AUGMENT = {"resize": 0.25, "blur": 0.2, "jpeg": 0.5, "flip": 0.5}
+
+
+def _augment_probabilities(augment) -> dict[str, float]:
+    """``augment``: True (``AUGMENT``), False or None (none), or a dict overriding some of them."""
+    if augment is True:
+        return dict(AUGMENT)
+    if augment is False or augment is None:
+        return {}
+    if isinstance(augment, dict) and set(augment) <= set(AUGMENT):
+        return {**AUGMENT, **augment}
+    raise ValueError(f"augment must be True, False or a dict with keys from "
+                     f"{', '.join(AUGMENT)}, not {augment!r}")
+
+
 def _crop_weights(crops: np.ndarray, per: int) -> np.ndarray:
     """1 for a crop with texture, 0 for a blank one (every channel's standard deviation under
     one grey level: a border, a letterbox bar, a flat sky). A blank crop holds no generation
@@ -211,7 +228,7 @@ class SyntheticImageDetector:
             model.load_state_dict(imagenet_state_dict(model), strict=False)
         return model
 
-    def _augment(self, tile: np.ndarray, rng) -> np.ndarray:
+    def _augment(self, tile: np.ndarray, rng, p: dict[str, float]) -> np.ndarray:
         """The same random degradations for both classes, so none of them marks a class.
 
         Smoothing (resampling down, or down and back up, and blur) is frequent: real photos are
@@ -223,24 +240,24 @@ class SyntheticImageDetector:
         img = Image.fromarray(tile)
         filters = (Image.NEAREST, Image.BOX, Image.BILINEAR, Image.HAMMING, Image.BICUBIC,
                    Image.LANCZOS)
-        if self.augment:
-            if rng.random() < 0.25:
+        if p:
+            if rng.random() < p["resize"]:
                 f = rng.uniform(0.4, 0.9)
                 w, h = img.size
                 img = img.resize((max(1, round(w * f)), max(1, round(h * f))),
                                  filters[rng.integers(len(filters))])
                 if rng.random() < 0.5:
                     img = img.resize((w, h), filters[rng.integers(len(filters))])
-            if rng.random() < 0.2:
+            if rng.random() < p["blur"]:
                 img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
-            if rng.random() < 0.5:
+            if rng.random() < p["jpeg"]:
                 img = jpeg_roundtrip(img, int(rng.integers(50, 96)))
         s = self.input_size
         a = _pad_to(np.asarray(img), s)
         y = rng.integers(a.shape[0] - s + 1)
         x = rng.integers(a.shape[1] - s + 1)
         a = a[y:y + s, x:x + s]
-        return a[:, ::-1] if self.augment and rng.random() < 0.5 else a
+        return a[:, ::-1] if p and rng.random() < p["flip"] else a
 
     def fit(self, images, y, *, summary: dict | None = None) -> "SyntheticImageDetector":
         """Fine-tune on PIL images labelled 0 (real) / 1 (synthetic), balanced per batch."""
@@ -248,6 +265,7 @@ class SyntheticImageDetector:
         y = np.asarray(y).astype(int)
         if set(np.unique(y)) != {0, 1}:
             raise ValueError("fit needs both real (0) and synthetic (1) images")
+        augment = _augment_probabilities(self.augment)
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(self.random_state)
         tiles = [np.asarray(im.convert("RGB")) for im in images]
@@ -267,7 +285,7 @@ class SyntheticImageDetector:
         half = max(1, self.batch_size // 2)
         for step in range(self.steps):
             idx = np.concatenate([rng.choice(by_class[0], half), rng.choice(by_class[1], half)])
-            x = self._tensor(np.stack([self._augment(tiles[i], rng) for i in idx]))
+            x = self._tensor(np.stack([self._augment(tiles[i], rng, augment) for i in idx]))
             target = torch.from_numpy(y[idx])
             loss = torch.nn.functional.cross_entropy(model(x), target)
             opt.zero_grad()

@@ -187,3 +187,13 @@ def test_blank_crops_get_no_vote_unless_all_are_blank():
     centre = framed.crop((160, 160, 224, 224))
     np.testing.assert_allclose(det.raw_scores([framed]), det.raw_scores([centre]), atol=1e-4)
     assert np.isfinite(det.raw_scores([Image.new("RGB", (300, 200), "white")])).all()
+
+
+def test_augment_takes_true_false_or_overrides_of_known_augmentations():
+    from detectors.model import AUGMENT, _augment_probabilities
+
+    assert _augment_probabilities(True) == AUGMENT
+    assert _augment_probabilities(False) == {}
+    assert _augment_probabilities({"jpeg": 0.0}) == {**AUGMENT, "jpeg": 0.0}
+    with pytest.raises(ValueError, match="augment must be"):
+        SyntheticImageDetector(augment={"jpg": 0.0}, steps=1).fit(_photos()[:2], [0, 1])
