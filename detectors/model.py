@@ -105,9 +105,9 @@ class SyntheticImageDetector:
     ``input_size`` pixels on an evenly spaced grid from corner to corner (the shipped 3 x 3:
     corners, edge midpoints and centre; ``crop_grid=1``: the centre crop; smaller images are
     reflect-padded), the logits of the crops that are not blank averaged, so the score speaks
-    for the whole image and a generated region moves it by about its share of the crops; never resized, because resizing
-    erases the upsampling traces the detector relies on. Small crops keep training affordable on
-    a CPU and inference fast.
+    for the whole image and a generated region moves it by about its share of the crops; never
+    resized, because resizing erases the upsampling traces the detector relies on. Small crops
+    keep training affordable on a CPU and inference fast.
     """
 
     _PARAMS = ("arch", "input_size", "crop_grid", "pretrained", "steps", "batch_size", "lr",

@@ -5,8 +5,9 @@
 For every real test tile it writes the same tile through the default model: a plain round trip
 through its latent autoencoder (``default_vae``) and SDEdit img2img at strengths 0.25, 0.5 and
 0.75 (``default_sdedit25`` ...: noise the tile's latents to that fraction of the DDIM schedule
-and denoise back; the higher the strength, the more the model repaints). Each fake is stored in the format and JPEG quality of its real tile.
-These families are written for the test split only, so they are never seen in training.
+and denoise back; the higher the strength, the more the model repaints). Each fake is stored in
+the format and JPEG quality of its real tile. These families are written for the test split
+only, so they are never seen in training.
 """
 
 from __future__ import annotations
