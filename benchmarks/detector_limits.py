@@ -6,8 +6,9 @@
   steps, seeds 5000...), the pixels ``trustgen generate`` watermarks and signs; flagged rate at the
   shipped threshold.
 - Frames: the same images pasted into the centre of a real 640x427 photo (scikit-learn's
-  china.jpg; the generation covers a quarter of it, one of the nine crops read), and with a 64 px
-  white border (blank crops get no vote).
+  china.jpg; the generation covers a quarter of it, one of the nine crops read), with a 64 px
+  white or black border (blank crops get no vote: only the centre crop is read), and with 32 px
+  cropped off every side (no image-border effects of the generator left).
 - Smooth real images: 256 px tiles of four real photos in the detector's test split (scikit-image
   coffee, gravel, immunohistochemistry; china.jpg) before and after blur, down-and-up resizing and
   median filtering; flagged rate at the shipped threshold; and scikit-image's microscope image
@@ -84,6 +85,8 @@ def main(argv=None) -> int:
         "default-model generations": flagged(generated),
         "generations pasted into a real photo": flagged([paste(g) for g in generated]),
         "generations with a 64 px white border": flagged([ImageOps.expand(g, 64, fill="white") for g in generated]),
+        "generations with a 64 px black border": flagged([ImageOps.expand(g, 64, fill="black") for g in generated]),
+        "generations, 32 px cropped off every side": flagged([g.crop((32, 32, g.width - 32, g.height - 32)) for g in generated]),
         "real tiles": flagged(tiles),
         **{f"real tiles, {k}": flagged([op(t) for t in tiles]) for k, op in SMOOTHING.items()},
         "scikit-image cell (real microscope image)": flagged([Image.fromarray(data.cell()).convert("RGB")]),
