@@ -22,10 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _rss_mb() -> float:
-    """Resident memory now, from /proc (Linux)."""
+def _rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory now, from /proc (Linux); ``RssFile`` is the part that is pages of mapped
+    files (torch's shared libraries), which varies with the page cache from run to run."""
     status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return int(status.split(f"{field}:")[1].split()[0]) / 1024
 
 
 def make_jpegs(folder: Path, n: int) -> list[Path]:
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", type=Path, default=None)
+    ap.add_argument("--forward-crops", type=int, default=None,
+                    help="crops per forward pass (default: detectors.model.FORWARD_CROPS); "
+                         "144 = one pass per batch of 16 images, the code before it was split")
     ap.add_argument("--out", type=Path,
                     default=REPO / "benchmarks" / "results" / "detector_speed.json")
     args = ap.parse_args(argv)
@@ -65,7 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     from detectors import SyntheticImageDetector
     from detectors.folders import open_image
 
-    rss_imports = _rss_mb()
+    from detectors import model
+
+    if args.forward_crops:
+        model.FORWARD_CROPS = args.forward_crops
+    rss_imports, rss_file_imports = _rss_mb(), _rss_mb("RssFile")
     torch.set_num_threads(args.threads)
     det = SyntheticImageDetector.load(args.checkpoint)
     rss_loaded = _rss_mb()
@@ -90,9 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         "input": "512x512 JPEG q90, read + decode (trustgen.imageio) + predict_proba",
         "preprocessing": det.preprocessing_, "images": args.images, "repeats": args.repeats,
         "batch_size": args.batch_size, "threads": args.threads,
+        "forward_crops": model.FORWARD_CROPS,
         "images_per_second_median": statistics.median(rates),
         "images_per_second_all": rates, "decode_share_median": statistics.median(decode_share),
         "peak_rss_mb": peak_mb, "rss_after_imports_mb": rss_imports,
+        "rss_file_after_imports_mb": rss_file_imports,
         "rss_after_load_mb": rss_loaded, "torch": torch.__version__, "machine": platform.machine(),
         "cpu_count": __import__("os").cpu_count(),
         "load_average_1min": __import__("os").getloadavg()[0],
@@ -103,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
             ("range over repeats", f"{min(rates):.1f} - {max(rates):.1f}"),
             ("decode share", f"{result['decode_share_median']:.0%}"),
             ("peak RSS", f"{peak_mb:.0f} MB"),
-            ("RSS after importing torch + timm", f"{rss_imports:.0f} MB"),
+            ("RSS after importing torch + timm", f"{rss_imports:.0f} MB "
+             f"({rss_file_imports:.0f} MB of it mapped library pages)"),
             ("RSS after loading the detector", f"{rss_loaded:.0f} MB"),
             ("threads / batch", f"{args.threads} / {args.batch_size}"),
             ("load average (1 min)", f"{result['load_average_1min']:.1f}")]

@@ -85,7 +85,9 @@ def sections(report: dict, speeds: list[dict], previous: dict | None = None,
              f"(load average {speed['load_average_1min']:.1f})"),
             (f"peak memory (RSS), {speed['threads']} thread(s)", "<= 1 GB",
              f"{speed['peak_rss_mb']:.0f} MB, of which importing torch and timm "
-             f"{speed.get('rss_after_imports_mb', float('nan')):.0f} MB: "
+             f"{speed.get('rss_after_imports_mb', float('nan')):.0f} MB "
+             f"({speed.get('rss_file_after_imports_mb', float('nan')):.0f} MB mapped library "
+             "pages, which vary with the page cache): "
              f"{'met' if speed['peak_rss_mb'] <= 1000 else '**not met**'}"),
         ]
     fam_rows = [(f, "seen" if m["seen_in_training"] else "**held out**", m["n_real"],

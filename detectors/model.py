@@ -26,7 +26,8 @@ FORMAT = "trustgen-detector/1"
 #: Images per batch in ``raw_scores`` (and per read-decode batch in ``trustgen detect``).
 BATCH = 32
 #: Crops per forward pass: small passes keep activations in cache and peak memory low
-#: (``benchmarks/detector_speed.py``: faster than one pass of 144 crops, 160 MB less peak RSS).
+#: (``benchmarks/detector_speed.py --forward-crops``: faster than one pass of 144 crops, and
+#: 180 MB less peak RSS).
 FORWARD_CROPS = 32
 
 
