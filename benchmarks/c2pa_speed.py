@@ -95,14 +95,14 @@ def main(argv=None) -> int:
 
     import c2pa
 
-    from trustgen.credentials.keys import init_identity
+    from trustgen.credentials import Identity
     from trustgen.credentials.read import read_credentials
     from trustgen.credentials.sign import THUMBNAIL_LONG_EDGE, sign_generated, sign_image
     from trustgen.credentials.trust import DEFAULT_EKUS, TrustConfig
-    from trustgen.imageio import encode_image
+    from trustgen.media import encode_image
 
     home = tempfile.mkdtemp(prefix="trustgen-bench-")
-    identity = init_identity(Path(home) / "identity")
+    identity = Identity.init(Path(home) / "identity")
     spec = identity.signer()
     trust = TrustConfig.for_identity(identity)
     plain_signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "benchmark": "detector_speed", "model_id": det.model_id,
-        "input": "512x512 JPEG q90, read + decode (trustgen.imageio) + predict_proba",
+        "input": "512x512 JPEG q90, read + decode (trustgen.media) + predict_proba",
         "preprocessing": det.preprocessing_, "images": args.images, "repeats": args.repeats,
         "batch_size": args.batch_size, "threads": args.threads,
         "forward_crops": model.FORWARD_CROPS,

@@ -54,7 +54,7 @@ def make_images(n: int, identity, seed: int = 0) -> list[tuple[str, bytes]]:
 
     from trustgen.credentials.sign import sign_generated
     from trustgen.evidence import Provenance
-    from trustgen.imageio import encode_image
+    from trustgen.media import encode_image
     from trustgen.watermark import embed, new_content_id
 
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def throughput(verifier, images, threads: int) -> tuple[float, float]:
 def signal_costs(verifier, images) -> dict:
     """Median ms per image of each signal alone (decode included in watermark and detector)."""
     from trustgen.credentials.read import read_credentials
-    from trustgen.imageio import decode_image
+    from trustgen.media import decode_image
     from trustgen.watermark import detect
 
     costs: dict[str, list[float]] = {"c2pa_read": [], "decode": [], "watermark": [], "detector": []}
@@ -184,10 +184,10 @@ def main() -> None:
     torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory(prefix="trustgen-verify-bench-") as tmp:
         os.environ["TRUSTGEN_HOME"] = str(Path(tmp) / "home")  # never the user's identity
-        from trustgen.credentials.keys import init_identity
+        from trustgen.credentials import Identity
         from trustgen.verify import Verifier
 
-        identity = init_identity(os.environ["TRUSTGEN_HOME"])
+        identity = Identity.init(os.environ["TRUSTGEN_HOME"])
         images = make_images(args.images, identity)
         load = [os.getloadavg()[0]]
         t0 = time.perf_counter()

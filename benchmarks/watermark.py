@@ -140,12 +140,6 @@ CURVES = {
 
 # --- one scheme, one image ----------------------------------------------------------------------
 
-def _module(name):
-    import importlib
-
-    return importlib.import_module(f"trustgen.watermark.{wm._MODULES[name]}")
-
-
 def _single_thread_rivagan():
     """Give imwatermark's rivaGan one-thread ONNX sessions (its loader uses every core)."""
     import onnxruntime
@@ -203,12 +197,12 @@ def _read(scheme, img, cid, key):
             return True, 1.0
         guess = ev.content_id if ev.detected and ev.scheme == "trustgen" else None
         if guess is None:
-            readings = _module(scheme).read(rgb, [key])
+            readings = wm.get_scheme(scheme).read(rgb, [key])
             guess = readings[0].content_id if readings else None
         if guess is None:
             return False, 0.5
         return False, 1 - bin(int(guess, 16) ^ int(cid, 16)).count("1") / payload.ID_BITS
-    readings = _module(scheme).read(rgb, [key, wm.PUBLIC_KEY])
+    readings = wm.get_scheme(scheme).read(rgb, [key, wm.PUBLIC_KEY])
     if not readings:
         return False, 0.5
     detected = min(r.p_value for r in readings) * len(readings) <= wm.FALSE_ALARM

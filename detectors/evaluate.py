@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trustgen.evidence import is_synthetic
+
 from .folders import Item, find_items, open_image
 from .model import jpeg_roundtrip
 
@@ -84,7 +86,7 @@ def metrics(y, p, threshold: float) -> dict:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y = np.asarray(y)
-    pred = p > threshold
+    pred = is_synthetic(p, threshold)
     tpr = float(pred[y == 1].mean())
     fpr = float(pred[y == 0].mean())
     return {"auc": float(roc_auc_score(y, p)), "ap": float(average_precision_score(y, p)),

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trustgen.errors import InputError
+from trustgen.media import extensions
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = extensions(can_decode=True)
 _REAL = {"0_real", "nature"}
 _FAKE = {"1_fake", "ai"}
 _GENIMAGE = {"nature", "ai"}
@@ -86,6 +87,6 @@ def items_from_dirs(real_dir, fake_dir) -> list[Item]:
 
 def open_image(path: Path):
     """Decode with trustgen's safe decoder (size limits; truncation -> InputError with the file)."""
-    from trustgen.imageio import decode_image, read_file
+    from trustgen.media import decode_image, read_file
 
     return decode_image(read_file(path), path=path).convert("RGB")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from trustgen.errors import DependencyError, InputError
+from trustgen.evidence import is_synthetic
 
 CHECKPOINT = Path(__file__).with_name("checkpoints") / "trustgen-detector.safetensors"
 CLASS_NAMES = ("real", "synthetic")
@@ -201,7 +202,8 @@ class SyntheticImageDetector:
 
     def predict(self, images) -> np.ndarray:
         """0 (real) or 1 (synthetic) per image, at the calibrated threshold ``threshold_``."""
-        return self.classes_[(self.predict_proba(images)[:, 1] > self.threshold_).astype(int)]
+        p = self.predict_proba(images)[:, 1]
+        return self.classes_[is_synthetic(p, self.threshold_).astype(int)]
 
     def threshold_at_fpr(self, fpr: float) -> float:
         """The threshold on p(synthetic) that flagged at most ``fpr`` of the calibration set's
@@ -332,7 +334,7 @@ class SyntheticImageDetector:
         """Write one safetensors file: the weights plus the metadata inference needs."""
         from safetensors.torch import save
 
-        from trustgen.imageio import atomic_write
+        from trustgen.media import atomic_write
 
         self._check_fitted()
         meta = {"format": FORMAT, "model_id": self.model_id, "params": self.get_params(),

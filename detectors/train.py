@@ -51,7 +51,7 @@ def train_folders(real_dir, fake_dir, out, *, calib_fraction: float = 0.25,
     """Train from a folder of real and one of synthetic images, holding out source photos
     (file-name prefix before ``__``, else the file name without extension) for calibration."""
     from trustgen.errors import InputError
-    from trustgen.imageio import check_writable
+    from trustgen.media import check_writable
 
     check_writable(out, overwrite=overwrite)
     items = items_from_dirs(real_dir, fake_dir)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from trustgen.credentials.keys import callback_signer, init_identity
+from trustgen.credentials import Identity
+from trustgen.credentials.keys import callback_signer
 from trustgen.credentials.read import read_credentials
 from trustgen.credentials.sign import sign_image
 from trustgen.credentials.trust import TrustConfig
@@ -38,7 +39,7 @@ class FakeKms:
 
 def main(output: Path) -> int:
     with tempfile.TemporaryDirectory() as home:
-        identity = init_identity(Path(home) / "identity")
+        identity = Identity.init(Path(home) / "identity")
         kms = FakeKms(identity.key_path.read_bytes())
         signer = callback_signer(kms.sign, identity.chain_path.read_bytes(), alg="es256")
 

@@ -31,7 +31,7 @@ def moderate(upload: bytes, filename: str | None = None) -> dict:
         "file": filename,
         "action": verdict.action,  # allow | label-as-AI | review | block
         "label": verdict.label,
-        "reasons": list(verdict.reasons),
+        "reasons": [reason.to_dict() for reason in verdict.reasons],  # {code, text} each
         "content_id": watermark.content_id if watermark is not None and watermark.detected else None,
         "sha256": verdict.evidence.sha256,
         "latency_ms": round((time.perf_counter() - start) * 1000, 1),

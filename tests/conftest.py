@@ -26,13 +26,13 @@ C2PA_FIXTURES = REPO.parent / "shared" / "fixtures" / "c2pa"
 @pytest.fixture(scope="session")
 def identity():
     """The development identity (root -> intermediate -> ES256 leaf) in the session's home."""
-    from trustgen.credentials.keys import init_identity, load_identity
+    from trustgen.credentials import Identity
 
     home = Path(os.environ["TRUSTGEN_HOME"])
     try:
-        return load_identity(home)
+        return Identity.load(home)
     except Exception:
-        return init_identity(home)
+        return Identity.init(home)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,17 @@ These imports are light (torch, diffusers and c2pa load inside the functions tha
 the function must win over its submodule of the same name.
 """
 
+from . import watermark
 from ._version import __version__
-from .evidence import Verdict
+from .credentials import Identity, TrustConfig, callback_signer, load_signer, sign_image
+from .errors import TrustgenError
+from .evidence import Evidence, Reason, Verdict
 from .generate import TrustedPipeline
+from .policy import Policy
 from .verify import Verifier, verify
 
-__all__ = ["TrustedPipeline", "Verdict", "Verifier", "__version__", "verify"]
+__all__ = [
+    "Evidence", "Identity", "Policy", "Reason", "TrustConfig", "TrustedPipeline", "TrustgenError",
+    "Verdict", "Verifier", "__version__", "callback_signer", "load_signer", "sign_image", "verify",
+    "watermark",
+]

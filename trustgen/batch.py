@@ -1,9 +1,10 @@
-"""Verify folders of images: input discovery, parallel workers, and a resumable verdict cache.
+"""Verify many files: input discovery, parallel workers, a resumable verdict cache, a summary.
 
 The cache is a JSON-lines file appended as each verdict completes (so an interrupted run keeps
 what it finished), keyed by the file's SHA-256 and the verifier's fingerprint (policy text, trust
 anchors, watermark keys, detector, trustgen version): a renamed copy is not verified twice, and a
-change of policy or anchors never reuses a stale verdict. Inputs are only ever read.
+change of policy or anchors never reuses a stale verdict. Inputs are only ever read, and each is
+read and hashed once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .errors import InputError
-from .imageio import FORMATS_BY_EXTENSION, read_file, sha256_hex
+from .evidence import Verdict
+from .media import extensions, load, sha256_hex
 
 
 def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
@@ -26,6 +29,7 @@ def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = Fals
     A named file is always kept, whatever its extension, so a wrong file gets its error row; so
     is a folder holding no image files, so that it is reported rather than silently dropped.
     """
+    wanted = extensions(can_decode=True)
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -35,42 +39,47 @@ def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = Fals
         found = p.rglob("*") if recursive else p.iterdir()
         images = sorted(
             f for f in found
-            if f.is_file() and f.suffix.lower() in FORMATS_BY_EXTENSION
+            if f.is_file() and f.suffix.lower() in wanted
             and not any(part.startswith(".") for part in f.relative_to(p).parts)
         )
         out += images or [p]
     return list(dict.fromkeys(out))
 
 
+def cache_path(jsonl: str | os.PathLike) -> Path:
+    """Where the resume cache of a JSON-lines report lives: beside it, ``OUT.jsonl.cache``."""
+    return Path(f"{jsonl}.cache")
+
+
 class VerdictCache:
-    """Verdict records by (verifier fingerprint, content hash), persisted as JSON lines."""
+    """Verdicts by (verifier fingerprint, content hash), persisted as JSON lines."""
 
     def __init__(self, path: str | os.PathLike, fingerprint: str):
         self.path = Path(path)
         self.fingerprint = fingerprint
         self._lock = threading.Lock()
-        self._records: dict[str, dict] = {}
+        self._verdicts: dict[str, Verdict] = {}
         if self.path.is_file():
             with open(self.path, encoding="utf-8") as fh:
                 for line in fh:
                     try:
                         entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # the last line of an interrupted run may be cut short
-                    if entry.get("fingerprint") == fingerprint:
-                        self._records[entry["sha256"]] = entry["record"]
+                        if entry.get("fingerprint") == fingerprint:
+                            self._verdicts[entry["sha256"]] = Verdict.from_dict(entry["verdict"])
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        continue  # a cut-short last line, or a record of another schema version
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._verdicts)
 
-    def get(self, key: str) -> dict | None:
-        """The record cached under ``key``: the file's SHA-256 (plus a detached manifest's)."""
-        return self._records.get(key)
+    def get(self, key: str) -> Verdict | None:
+        """The verdict cached under ``key``: the file's SHA-256 (plus a detached manifest's)."""
+        return self._verdicts.get(key)
 
-    def put(self, key: str, record: dict) -> None:
-        line = json.dumps({"fingerprint": self.fingerprint, "sha256": key, "record": record})
+    def put(self, key: str, verdict: Verdict) -> None:
+        line = json.dumps({"fingerprint": self.fingerprint, "sha256": key, "verdict": verdict.to_dict()})
         with self._lock:
-            self._records[key] = record
+            self._verdicts[key] = verdict
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
@@ -79,33 +88,30 @@ class VerdictCache:
 def verify_batch(
     paths: Iterable[Path], verifier, *, workers: int = 1, cache: VerdictCache | None = None,
     detached: bytes | None = None,
-) -> Iterator[tuple[dict, bool]]:
-    """``(record, from_cache)`` per input, in input order, with ``workers`` threads.
+) -> Iterator[tuple[Verdict, bool]]:
+    """``(verdict, from_cache)`` per input, in input order, with ``workers`` threads.
 
-    A record is ``Verdict.to_dict()``. Any failure on one file, including an unexpected crash
-    inside a decoder, becomes that file's ``error`` record; the batch goes on. A verdict read
-    with a detached manifest is cached under the file's and the manifest's hashes together.
+    Any failure on one file, including an unexpected crash inside a decoder, becomes that
+    file's ``error`` verdict; the batch goes on. A verdict read with a detached manifest is
+    cached under the file's and the manifest's hashes together.
     """
+    detached_sha = None if detached is None else sha256_hex(detached)
 
-    def one(path: Path) -> tuple[dict, bool]:
+    def one(path: Path) -> tuple[Verdict, bool]:
         if path.is_dir():
-            return verifier.error(path, f"{path}: folder holds no image files").to_dict(), False
+            return verifier.error(path, f"{path}: folder holds no image files"), False
         try:
-            data = read_file(path)
+            media = load(path)
         except InputError as err:
-            return verifier.error(path, str(err)).to_dict(), False
-        sha = sha256_hex(data)
-        key = sha if detached_sha is None else f"{sha}+{detached_sha}"
+            return verifier.error(path, str(err)), False
+        key = media.sha256 if detached_sha is None else f"{media.sha256}+{detached_sha}"
         cached = cache.get(key) if cache is not None else None
         if cached is not None:
-            return {**cached, "path": str(path)}, True
-        # verify_bytes turns any crash into an error verdict: the batch goes on
-        record = verifier.verify_bytes(data, filename=str(path), detached=detached).to_dict()
-        if cache is not None and record["verdict"] != "error":
-            cache.put(key, record)
-        return record, False
-
-    detached_sha = None if detached is None else sha256_hex(detached)
+            return cached.at_path(str(path)), True
+        verdict = verifier.verify(media, detached=detached)  # crashes become error verdicts
+        if cache is not None and verdict.label != "error":
+            cache.put(key, verdict)
+        return verdict, False
 
     paths = list(paths)
     if workers <= 1:
@@ -116,3 +122,71 @@ def verify_batch(
         yield from pool.map(one, paths)
     finally:  # interrupted: finish (and cache) what is running, drop what has not started
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run found: every verdict in input order, and how many came from the cache."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    from_cache: int = 0
+
+    @property
+    def errors(self) -> int:
+        return sum(v.label == "error" for v in self.verdicts)
+
+    @property
+    def failed(self) -> int:
+        """Files read but not passing the policy."""
+        return sum(not v.passed for v in self.verdicts) - self.errors
+
+    @property
+    def passed(self) -> int:
+        return len(self.verdicts) - self.failed - self.errors
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a file could not be read, else 1 when one did not pass, else 0."""
+        return 2 if self.errors else 1 if self.failed else 0
+
+
+def verify_files(
+    paths: Iterable[str | os.PathLike], verifier, *, recursive: bool = False, workers: int = 1,
+    jsonl: str | os.PathLike | None = None, use_cache: bool = True, detached: bytes | None = None,
+    on_verdict: Callable[[Verdict, bool, int], None] | None = None,
+) -> BatchSummary:
+    """Verify files and folders. With ``jsonl`` (and ``use_cache``) verdicts are cached beside it
+    so an interrupted run resumes; ``on_verdict(verdict, from_cache, total)`` is called as each
+    one completes, in input order."""
+    inputs = collect_inputs(paths, recursive=recursive)
+    if detached is not None and len(inputs) != 1:
+        raise InputError(f"a detached manifest goes with exactly one file, not {len(inputs)}")
+    cache = None
+    if jsonl is not None and use_cache:
+        cache = VerdictCache(cache_path(jsonl), verifier.fingerprint)
+    summary = BatchSummary()
+    for verdict, cached in verify_batch(inputs, verifier, workers=workers, cache=cache,
+                                        detached=detached):
+        summary.verdicts.append(verdict)
+        summary.from_cache += cached
+        if on_verdict is not None:
+            on_verdict(verdict, cached, len(inputs))
+    return summary
+
+
+def write_reports(verdicts: list[Verdict], *, policy: str, jsonl=None, csv=None, html=None,
+                  overwrite: bool = False, workers: int = 1) -> list[Path]:
+    """Write the reports asked for (each atomically); the paths written, in that order."""
+    from . import report
+    from .media import atomic_write
+
+    renderers = {
+        "jsonl": lambda: report.render_jsonl(verdicts),
+        "csv": lambda: report.render_csv(verdicts),
+        "html": lambda: report.render_html(verdicts, policy=policy, workers=workers),
+    }
+    written = []
+    for kind, out in (("jsonl", jsonl), ("csv", csv), ("html", html)):
+        if out is not None:
+            written.append(atomic_write(out, renderers[kind](), overwrite=overwrite))
+    return written

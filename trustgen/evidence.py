@@ -1,15 +1,27 @@
-"""The records that flow between trustgen's modules.
+"""The records that flow between trustgen's modules, and their JSON form.
 
 Frozen dataclasses with no heavy imports, so that the CLI, reports and policies can use them
 without loading torch or c2pa. A signal that was not checked is ``None``; a signal checked that
 found nothing is a record saying so (``state="absent"``, ``detected=False``).
+
+``Verdict.to_dict`` / ``Verdict.from_dict`` are derived from the dataclasses (sigstore-python's
+``Bundle.to_json``/``from_json`` pattern) and round-trip exactly; the JSON Schema of that form
+ships beside this module as ``verdict.schema.json``, versioned by ``SCHEMA_VERSION``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import types
+import typing
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 from typing import Any
+
+#: Version of the JSON form of a verdict (``verify --json``, JSONL reports, the service).
+SCHEMA_VERSION = 1
 
 #: C2PA states, from best to worst news about the credentials themselves.
 C2PA_STATES = ("trusted", "valid", "invalid", "absent", "remote", "error")
@@ -26,6 +38,21 @@ AI_SOURCE_TYPES = frozenset(
 )
 
 
+def is_synthetic(probability, threshold):
+    """The detector's decision rule, the one place it is written: strictly above the threshold.
+
+    Works elementwise on numpy arrays too (``detectors`` uses it for ``predict``)."""
+    return probability > threshold
+
+
+def is_watermarked(p_value: float | None, max_p_value: float) -> bool:
+    """A watermark reading counts when its search-corrected p-value is at most the bound."""
+    return p_value is not None and p_value <= max_p_value
+
+
+# --- (de)serialisation, derived from the dataclasses -------------------------------------------
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -36,8 +63,52 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _build(tp: Any, value: Any) -> Any:
+    """``value`` (plain JSON data) as an instance of the annotated type ``tp``."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [t for t in typing.get_args(tp) if t is not type(None)]
+        return _build(options[0], value) if len(options) == 1 else value
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return tuple(_build(item, v) for v in value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ValueError(f"{tp.__name__}: expected an object, got {type(value).__name__}")
+        hints = _hints(tp)
+        known = {f.name for f in dataclasses.fields(tp)}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"{tp.__name__}: unknown field(s) {', '.join(sorted(unknown))}")
+        return tp(**{k: _build(hints[k], v) for k, v in value.items()})
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+class _Record:
+    """``to_dict`` / ``from_dict`` for a frozen dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        return _build(cls, data)
+
+
+# --- the records ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Provenance:
+class Provenance(_Record):
     """What a generated image's credentials and watermark attest about how it was made."""
 
     content_id: str
@@ -55,12 +126,9 @@ class Provenance:
     created: str = ""
     generator: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
-
 
 @dataclass(frozen=True)
-class Ingredient:
+class Ingredient(_Record):
     title: str | None
     relationship: str | None
     codes: tuple[str, ...] = ()
@@ -69,7 +137,7 @@ class Ingredient:
 
 
 @dataclass(frozen=True)
-class Signer:
+class Signer(_Record):
     common_name: str | None = None
     organization: str | None = None
     issuer: str | None = None
@@ -78,7 +146,7 @@ class Signer:
 
 
 @dataclass(frozen=True)
-class ManifestEvidence:
+class ManifestEvidence(_Record):
     """The C2PA reading of one file: its state and what its active manifest claims."""
 
     state: str
@@ -104,16 +172,17 @@ class ManifestEvidence:
     def declares_ai(self) -> bool:
         return self.digital_source_type in AI_SOURCE_TYPES
 
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
-
 
 @dataclass(frozen=True)
-class WatermarkEvidence:
+class WatermarkEvidence(_Record):
     """A watermark search: what was looked for (``schemes_checked``) and the best reading.
 
-    ``key`` names the key that matched: ``"public"`` for the documented public key (anyone can
-    make such a mark), else ``"sha256:"`` and the first 16 hex digits of the key's SHA-256.
+    ``p_value`` is the best reading's p-value multiplied by the number of readings tried, so the
+    search itself cannot manufacture a detection; it is always reported, so a policy can judge
+    it at its own bound (``judged``). ``detected`` says whether it passed ``max_p_value``;
+    ``scheme``, ``content_id`` and ``key`` are given only then. ``key`` names the key that
+    matched: ``"public"`` for the documented public key (anyone can make such a mark), else
+    ``"sha256:"`` and the first 16 hex digits of the key's SHA-256.
     """
 
     detected: bool
@@ -123,27 +192,43 @@ class WatermarkEvidence:
     bit_errors: int | None = None
     key: str | None = None
     schemes_checked: tuple[str, ...] = ()
+    max_p_value: float | None = None
+    #: The best reading whatever its strength, so a looser bound can still accept it.
+    candidate: "WatermarkReading | None" = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+    def judged(self, max_p_value: float) -> "WatermarkEvidence":
+        """This search judged at another bound (a policy's ``max_p_value``)."""
+        best = self.candidate
+        if best is None or not is_watermarked(self.p_value, max_p_value):
+            return dataclasses.replace(self, detected=False, scheme=None, content_id=None,
+                                       key=None, max_p_value=max_p_value)
+        return dataclasses.replace(self, detected=True, scheme=best.scheme,
+                                   content_id=best.content_id, key=best.key,
+                                   max_p_value=max_p_value)
 
 
 @dataclass(frozen=True)
-class DetectorEvidence:
+class WatermarkReading(_Record):
+    """The most significant reading of a search: scheme, key and decoded id, found or not."""
+
+    scheme: str
+    content_id: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class DetectorEvidence(_Record):
     probability: float
     threshold: float
     model: str
 
     @property
     def synthetic(self) -> bool:
-        return self.probability >= self.threshold
-
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+        return bool(is_synthetic(self.probability, self.threshold))
 
 
 @dataclass(frozen=True)
-class Evidence:
+class Evidence(_Record):
     """Everything gathered about one file, before any policy judges it."""
 
     path: str | None
@@ -155,47 +240,57 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """A policy's judgement: a label, the action it maps to, and the sentences that decided."""
+class Reason(_Record):
+    """One sentence of a verdict, with a stable ``code`` for programs (``labels.REASONS``)."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Verdict(_Record):
+    """A policy's judgement: a label, the action it maps to, and the reasons that decided."""
 
     label: str
     action: str
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     evidence: Evidence
     policy: str = "default"
     passed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-lines record documented in ARCHITECTURE.md."""
-        ev = self.evidence
-        c2pa = None
-        if ev.c2pa is not None:
-            m = ev.c2pa
-            c2pa = {
-                "state": m.state,
-                "codes": list(m.codes),
-                "ingredients": [
-                    {"title": i.title, "relationship": i.relationship, "codes": list(i.codes),
-                     "digital_source_type": i.digital_source_type}
-                    for i in m.ingredients
-                ],
-                "signer": _plain(m.signer),
-                "digital_source_type": m.digital_source_type,
-                "claim_generator": m.claim_generator,
-                "actions": list(m.actions),
-                "embedded": m.embedded,
-                "reason": m.reason,
-            }
-        return {
-            "path": ev.path,
-            "verdict": self.label,
-            "action": self.action,
-            "passed": self.passed,
-            "reasons": list(self.reasons),
-            "policy": self.policy,
-            "sha256": ev.sha256,
-            "error": ev.error,
-            "c2pa": c2pa,
-            "watermark": None if ev.watermark is None else ev.watermark.to_dict(),
-            "detector": None if ev.detector is None else ev.detector.to_dict(),
-        }
+        """The JSON form (``verdict.schema.json``): the evidence's fields at the top level,
+        beside ``schema_version``, ``verdict`` (the label), ``action``, ``passed``, ``policy``
+        and ``reasons``."""
+        plain = _plain(self)
+        evidence = plain.pop("evidence")
+        return {"schema_version": SCHEMA_VERSION, "path": evidence.pop("path"),
+                "verdict": plain.pop("label"), **plain, **evidence}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Verdict":
+        """The inverse of ``to_dict``; refuses another schema version or unknown fields."""
+        data = dict(data)
+        version = data.pop("schema_version", None)
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"verdict schema version {version!r}; this trustgen reads {SCHEMA_VERSION}")
+        evidence_fields = {f.name for f in dataclasses.fields(Evidence)}
+        evidence = {k: data.pop(k) for k in list(data) if k in evidence_fields}
+        data["label"] = data.pop("verdict")
+        return _build(cls, {**data, "evidence": evidence})
+
+    def at_path(self, path: str | None) -> "Verdict":
+        """The same verdict for a copy of the file at ``path`` (a cache hit under a new name)."""
+        return dataclasses.replace(self, evidence=dataclasses.replace(self.evidence, path=path))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "Verdict":
+        return cls.from_dict(json.loads(text))
+
+
+def verdict_schema() -> dict[str, Any]:
+    """The JSON Schema of ``Verdict.to_dict()`` shipped with the package."""
+    return json.loads((files(__package__) / "verdict.schema.json").read_text(encoding="utf-8"))

@@ -20,9 +20,7 @@ from typing import Any
 from ._version import __version__
 from .errors import InputError
 from .evidence import Provenance
-from .imageio import atomic_write, encode_image
-
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
+from .media import atomic_write, encode_image, writable_format
 
 
 def default_model_path() -> Path:
@@ -48,7 +46,7 @@ class GeneratedImage:
 class TrustedPipeline:
     """Wrap a diffusers pipeline so that each output carries a watermark and content credentials.
 
-    ``identity`` (a ``trustgen.credentials.keys.Identity``) supplies both the C2PA signer and the
+    ``identity`` (a ``trustgen.Identity``) supplies both the C2PA signer and the
     watermark key; without one, the local identity (``trustgen keys init``) is loaded.
     """
 
@@ -79,7 +77,7 @@ class TrustedPipeline:
 
         ``path=None`` loads trustgen's embedded default model.
         """
-        from .imageio import read_file
+        from .media import read_file
 
         folder = Path(path) if path is not None else default_model_path()
         if not folder.exists():
@@ -132,9 +130,7 @@ class TrustedPipeline:
         from . import watermark
         from .credentials.sign import sign_generated
 
-        output_format = output_format.lower().replace("jpg", "jpeg")
-        if output_format not in OUTPUT_FORMATS:
-            raise InputError(f"unsupported output format {output_format!r}; use png, jpeg or webp")
+        output_format = writable_format(output_format).name  # refused before sampling, not after
         if num_images < 1:
             raise InputError("number of images must be at least 1")
         if prompt is None and self.is_text_conditioned:
@@ -278,9 +274,9 @@ class TrustedPipeline:
 
     def _identity(self):
         if self.identity is None:
-            from .credentials.keys import load_identity
+            from .credentials.identity import Identity
 
-            self.identity = load_identity()
+            self.identity = Identity.load()
         return self.identity
 
     def _provenance(self, image, seed: int, prompt: str | None, steps: int,

@@ -1,81 +1,81 @@
-"""Verification policies: TOML data that turns gathered evidence into one verdict.
+"""Verification policies: TOML data saying what to gather and how to judge it.
 
-Judging is kept apart from gathering (in-toto's lesson): ``verify.Verifier`` collects the
-evidence, ``Policy.decide`` labels it and maps the label to the policy's action. The labels are
-fixed by trustgen; a policy only chooses which action each label gets, which evidence to gather
-(trust anchors, watermark keys, detector threshold) and which actions count as passing.
+Judging is kept apart from gathering (in-toto's lesson): ``Policy.gather`` tells
+``verify.Verifier`` which evidence to collect (trust anchors, EKUs, watermark keys and schemes,
+the detector, remote manifests); ``Policy.judge`` holds the thresholds and actions, and
+``Policy.decide`` turns gathered evidence into one ``Verdict``. Every name a policy gives (anchor
+files, key files, schemes, labels, numbers) is checked when it is loaded, each error naming the
+file, line and field, so a typo fails at start-up rather than as "not checked" on every image.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Mapping
 
-from .errors import PolicyError
-from .evidence import AI_SOURCE_TYPES, Evidence, ManifestEvidence, Verdict
+from .errors import PolicyError, TrustgenError
+from .evidence import AI_SOURCE_TYPES, Evidence, ManifestEvidence, Reason, Verdict, is_watermarked
+from .labels import LABELS, reason
 
-#: Every label a verdict can carry, with what it means (also the order of the HTML report).
-LABELS = {
-    "trusted-ai": "trusted credentials declare AI generation",
-    "trusted-capture": "trusted credentials declare capture or human editing",
-    "trusted-capture-flagged": (
-        "trusted credentials declare capture or editing, but an ingredient is AI-generated or "
-        "fails validation, or an AI watermark is present"
-    ),
-    "credentials-invalid": "credentials present but tampered or invalid",
-    "untrusted-ai": (
-        "credentials intact from a signer not trusted; they or an AI watermark declare AI generation"
-    ),
-    "credentials-untrusted": "credentials intact, signer not trusted",
-    "credentials-remote": "credentials stored at a URL that was not fetched",
-    "ai-watermark": "no credentials read (none, or stored at a URL), but a known AI watermark",
-    "likely-synthetic": "no credentials or watermark, but the detector says likely synthetic",
-    "no-evidence": "no evidence either way (not a sign of authenticity)",
-    "error": "the file could not be read or decoded",
-}
+if TYPE_CHECKING:
+    from .credentials.trust import TrustConfig
 
+#: The loosest ``[watermark] max_p_value`` a policy may set: at 0.05 one unmarked image in
+#: twenty already counts as marked, so anything looser is a mistake, not a policy.
+MAX_P_VALUE_CEILING = 0.05
+
+_LIST, _BOOL, _NUMBER, _STR = (list,), (bool,), (float, int), (str,)
 _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
-    "": {"name": (str,), "description": (str,), "passing_actions": (list,)},
-    "trust": {
-        "anchors": (list,), "ekus": (list,),
-        "local_identity": (bool,), "allow_remote": (bool,), "ocsp": (bool,),
-    },
-    "watermark": {
-        "enabled": (bool,), "schemes": (list,), "key_files": (list,),
-        "local_identity_key": (bool,), "max_p_value": (float, int),
-    },
-    "detector": {"enabled": (bool,), "threshold": (float, int), "target_fpr": (float, int)},
-    "actions": {label: (str,) for label in LABELS},
+    "": {"name": _STR, "description": _STR, "passing_actions": _LIST, "default_action": _STR},
+    "trust": {"anchors": _LIST, "ekus": _LIST, "local_identity": _BOOL, "allow_remote": _BOOL,
+              "ocsp": _BOOL},
+    "watermark": {"enabled": _BOOL, "schemes": _LIST, "key_files": _LIST,
+                  "local_identity_key": _BOOL, "max_p_value": _NUMBER},
+    "detector": {"enabled": _BOOL, "threshold": _NUMBER, "target_fpr": _NUMBER},
 }
 _TABLES = {"trust", "watermark", "detector", "actions"}
 _OID = re.compile(r"^[0-2](\.\d+)+$")
 
 
 @dataclass(frozen=True)
+class Gather:
+    """What the verifier collects, already read: anchor and key files are loaded at load time."""
+
+    trust: "TrustConfig"  # the policy's anchors, EKUs (None: the default list) and switches
+    local_identity: bool = True
+    watermark: bool = True
+    watermark_schemes: tuple[str, ...] | None = None  # None: the schemes read by default
+    watermark_keys: tuple[bytes, ...] = field(default=(), repr=False)  # from key_files
+    watermark_local_key: bool = True
+    detector: bool = True
+
+
+@dataclass(frozen=True)
+class Judge:
+    """How gathered evidence is judged: bounds, and the action for every label."""
+
+    actions: Mapping[str, str]
+    passing_actions: frozenset[str]
+    max_p_value: float
+    detector_threshold: float | None = None
+    detector_target_fpr: float | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
-    """A loaded policy. Paths inside it are already resolved against the policy file's folder."""
+    """A loaded, validated policy."""
 
     name: str
     source: str
-    actions: dict[str, str]
-    passing_actions: frozenset[str]
+    gather: Gather
+    judge: Judge
     description: str = ""
-    trust_anchors: tuple[Path, ...] = ()
-    ekus: tuple[str, ...] | None = None  # None: trustgen's default list (credentials.trust)
-    local_identity: bool = True
-    allow_remote: bool = False
-    ocsp: bool = False
-    watermark: bool = True
-    watermark_schemes: tuple[str, ...] | None = None
-    watermark_key_files: tuple[Path, ...] = ()
-    watermark_local_key: bool = True
-    max_p_value: float = 1e-6
-    detector: bool = True
-    detector_threshold: float | None = None
-    detector_target_fpr: float | None = None
     digest: str = field(default="", compare=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -92,12 +92,14 @@ class Policy:
         return _error(self.source, _line_of(self.text, table, key), f"{table}.{key}", why)
 
     def decide(self, evidence: Evidence) -> Verdict:
-        label, reasons = classify(evidence, max_p_value=self.max_p_value)
-        action = self.actions[label]
-        return Verdict(
-            label=label, action=action, reasons=tuple(reasons), evidence=evidence,
-            policy=self.name, passed=action in self.passing_actions,
-        )
+        """The verdict for ``evidence``; the watermark search is judged at this policy's bound."""
+        if evidence.watermark is not None:
+            evidence = dataclasses.replace(
+                evidence, watermark=evidence.watermark.judged(self.judge.max_p_value))
+        label, reasons = classify(evidence)
+        action = self.judge.actions[label]
+        return Verdict(label=label, action=action, reasons=tuple(reasons), evidence=evidence,
+                       policy=self.name, passed=action in self.judge.passing_actions)
 
 
 def shipped_policies() -> list[str]:
@@ -126,10 +128,10 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str, Path | None]:
 
 
 def _parse(text: str, source: str, base: Path | None) -> Policy:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
+
+    from . import watermark
+    from .credentials.trust import TrustConfig
 
     try:
         data = tomllib.loads(text)
@@ -143,21 +145,23 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
         dotted = ".".join(p for p in (table, key) if p) or None
         return _error(source, _line_of(text, table, key), dotted, why)
 
+    schema = {**_SCHEMA, "actions": {label: _STR for label in LABELS}}
     for key, value in data.items():
         if key in _TABLES:
             if not isinstance(value, dict):
                 raise fail("", key, "must be a table")
-        elif key not in _SCHEMA[""]:
-            raise fail("", key, f"unknown key (known: {', '.join([*_SCHEMA[''], *sorted(_TABLES)])})")
-    for table, schema in _SCHEMA.items():
+        elif key not in schema[""]:
+            raise fail("", key, f"unknown key (known: {', '.join([*schema[''], *sorted(_TABLES)])})")
+    for table, known in schema.items():
         section = data if table == "" else data.get(table, {})
         for key, value in section.items():
             if table == "" and key in _TABLES:
                 continue
-            if key not in schema:
-                raise fail(table, key, f"unknown key (known: {', '.join(schema)})")
-            if not isinstance(value, schema[key]) or (isinstance(value, bool) and bool not in schema[key]):
-                names = ("number" if t in (float, int) else t.__name__ for t in schema[key])
+            if key not in known:
+                what = "label" if table == "actions" else "key"
+                raise fail(table, key, f"unknown {what} (known: {', '.join(known)})")
+            if not isinstance(value, known[key]) or (isinstance(value, bool) and bool not in known[key]):
+                names = ("number" if t in (float, int) else t.__name__ for t in known[key])
                 kinds = " or ".join(dict.fromkeys(names))
                 raise fail(table, key, f"must be a {kinds}, not {type(value).__name__}")
 
@@ -182,19 +186,31 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
             out.append(p)
         return tuple(out)
 
-    def fraction(table: str, key: str, section: dict) -> float | None:
-        value = section.get(key)
-        if value is not None and not 0.0 <= float(value) <= 1.0:
-            raise fail(table, key, f"must be between 0 and 1, not {value}")
-        return None if value is None else float(value)
+    def checked(table: str, key: str, load):
+        """``load()``, with any error it raises pointed at ``[table] key``."""
+        try:
+            return load()
+        except TrustgenError as err:
+            raise fail(table, key, err.message) from None
 
-    missing = [label for label in LABELS if label not in actions]
-    if missing:
-        raise fail("actions", None, f"no action for label(s): {', '.join(missing)}")
+    def fraction(table: str, key: str, section: dict, *, upper: float = 1.0,
+                 zero: bool = False) -> float | None:
+        """A number in (0, upper], or [0, upper] when ``zero`` is allowed."""
+        if key not in section:
+            return None
+        value = float(section[key])
+        if not (0.0 <= value if zero else 0.0 < value) or value > upper:
+            lowest = "at least 0" if zero else "above 0"
+            raise fail(table, key, f"must be {lowest} and at most {upper:g}, not {section[key]}")
+        return value
+
+    default_action = data.get("default_action")
+    resolved = {name: actions.get(name) or default_action or label.default_action
+                for name, label in LABELS.items()}
     passing = strings("", "passing_actions", data)
     if not passing:
         raise fail("", "passing_actions", "is required: the actions that count as passing")
-    unused = [a for a in passing if a not in actions.values()]
+    unused = [a for a in passing if a not in resolved.values()]
     if unused:
         raise fail("", "passing_actions", f"names action(s) no label maps to: {', '.join(unused)}")
     ekus = strings("trust", "ekus", trust)
@@ -203,28 +219,34 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
         raise fail("trust", "ekus", f"not an OID: {bad[0]!r}")
     if "threshold" in det and "target_fpr" in det:
         raise fail("detector", "target_fpr", "give either threshold or target_fpr, not both")
+    anchors = paths("trust", "anchors", trust)
+    trust_config = checked("trust", "anchors", lambda: TrustConfig.from_files(
+        anchors, allow_remote=trust.get("allow_remote", False)))
     schemes = strings("watermark", "schemes", wm)
+    key_files = paths("watermark", "key_files", wm)
 
-    return Policy(
-        name=data.get("name", Path(source).stem),
-        source=source,
-        description=data.get("description", ""),
-        actions=dict(actions),
-        passing_actions=frozenset(passing),
-        trust_anchors=paths("trust", "anchors", trust),
-        ekus=ekus or None,
+    gather = Gather(
+        trust=dataclasses.replace(trust_config, eku_oids=ekus or None, ocsp=trust.get("ocsp", False)),
         local_identity=trust.get("local_identity", True),
-        allow_remote=trust.get("allow_remote", False),
-        ocsp=trust.get("ocsp", False),
         watermark=wm.get("enabled", True),
-        watermark_schemes=schemes or None,
-        watermark_key_files=paths("watermark", "key_files", wm),
+        watermark_schemes=checked("watermark", "schemes",
+                                  lambda: watermark.check_schemes(schemes)) if schemes else None,
+        watermark_keys=checked("watermark", "key_files", lambda: tuple(
+            watermark.read_key_file(f) for f in key_files)),
         watermark_local_key=wm.get("local_identity_key", True),
-        max_p_value=fraction("watermark", "max_p_value", wm) if "max_p_value" in wm else 1e-6,
         detector=det.get("enabled", True),
-        detector_threshold=fraction("detector", "threshold", det),
+    )
+    max_p = fraction("watermark", "max_p_value", wm, upper=MAX_P_VALUE_CEILING)
+    judge = Judge(
+        actions=MappingProxyType(resolved),
+        passing_actions=frozenset(passing),
+        max_p_value=watermark.FALSE_ALARM if max_p is None else max_p,
+        detector_threshold=fraction("detector", "threshold", det, zero=True),
         detector_target_fpr=fraction("detector", "target_fpr", det),
-        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+    return Policy(
+        name=data.get("name", Path(source).stem), source=source, gather=gather, judge=judge,
+        description=data.get("description", ""), digest=hashlib.sha256(text.encode()).hexdigest(),
         text=text,
     )
 
@@ -268,66 +290,62 @@ def _line_of(text: str, table: str, key: str | None) -> int | None:
 # --- labelling ---------------------------------------------------------------------------------
 
 
-def classify(evidence: Evidence, *, max_p_value: float = 1e-6) -> tuple[str, list[str]]:
-    """The label for ``evidence`` and one sentence per piece of evidence that decided it."""
+def classify(evidence: Evidence) -> tuple[str, list[Reason]]:
+    """The label for judged ``evidence`` and one reason per piece of evidence that decided it."""
     if evidence.error is not None:
         message = evidence.error
         if evidence.path and message.startswith(f"{evidence.path}: "):
             message = message[len(evidence.path) + 2:]
-        return "error", [f"The file could not be verified: {message}."]
+        return "error", [reason("file.unreadable", message=message)]
     m, wm, det = evidence.c2pa, evidence.watermark, evidence.detector
-    watermark_found = wm is not None and wm.detected and (wm.p_value is None or wm.p_value <= max_p_value)
-    reasons: list[str] = []
+    found = wm is not None and wm.detected
+    reasons: list[Reason] = []
 
     if m is not None and m.state == "trusted":
-        reasons.append(f"Content credentials are valid and signed by a trusted signer{_signer(m)}.")
-        mismatch = _content_id_check(m, wm, watermark_found)
+        reasons.append(reason("c2pa.trusted", signer=_signer(m)))
+        mismatch = _content_id_check(m, wm)
         if m.declares_ai:
-            reasons.append(f"They declare the image AI-generated ({_short(m.digital_source_type)}).")
-            reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
-            reasons += _detector_sentences(det)
+            reasons.append(reason("c2pa.declares-ai", source_type=_short(m.digital_source_type)))
+            reasons += _watermark_reasons(wm, only_found=True)
+            reasons += _detector_reasons(det)
             return "trusted-ai", reasons + _ingredient_flags(m) + mismatch
-        reasons.append(f"They declare capture or editing, not AI generation ({_declared(m)}).")
+        reasons.append(reason("c2pa.declares-capture", declared=_declared(m)))
         flags = _ingredient_flags(m)
-        if watermark_found:
-            flags += _watermark_sentences(wm, watermark_found, max_p_value)
-        reasons += _detector_sentences(det)
+        if found:
+            flags += _watermark_reasons(wm)
+        reasons += _detector_reasons(det)
         reasons += flags + mismatch
         return ("trusted-capture-flagged" if flags else "trusted-capture"), reasons
 
     if m is not None and m.state in ("invalid", "error"):
         what = ", ".join(m.codes) or m.reason or "unreadable manifest"
-        verb = "fail validation" if m.state == "invalid" else "cannot be validated"
-        reasons.append(f"Content credentials are present but {verb} ({what}).")
+        reasons.append(reason(f"c2pa.{m.state}", what=what))
     elif m is not None and m.state == "valid":
         claim = f"; they claim {_declared(m)}" if m.digital_source_type or m.actions else ""
-        reasons.append(f"Content credentials are intact but the signer{_signer(m)} is not trusted "
-                       f"by this policy{claim}.")
+        reasons.append(reason("c2pa.untrusted", signer=_signer(m), claim=claim))
     elif m is not None and m.state == "remote":
-        reasons.append("Content credentials are stored at a remote URL that was not fetched "
-                       "(allow_remote is off).")
+        reasons.append(reason("c2pa.remote"))
     if reasons:
         # Credentials that are not trusted prove nothing, so they never hide an AI watermark.
-        reasons += _watermark_sentences(wm, watermark_found, max_p_value, only_found=True)
-        reasons += _detector_sentences(det)
+        reasons += _watermark_reasons(wm, only_found=True)
+        reasons += _detector_reasons(det)
         if m.state == "valid":
-            ai = m.declares_ai or watermark_found
-            return ("untrusted-ai" if ai else "credentials-untrusted"), reasons
+            return ("untrusted-ai" if m.declares_ai or found else "credentials-untrusted"), reasons
         if m.state == "remote":
-            return ("ai-watermark" if watermark_found else "credentials-remote"), reasons
+            return ("ai-watermark" if found else "credentials-remote"), reasons
         return "credentials-invalid", reasons
 
-    reasons.append("No content credentials." if m is not None else "Content credentials were not checked.")
-    reasons += _watermark_sentences(wm, watermark_found, max_p_value)
-    if watermark_found:
+    reasons.append(reason("c2pa.absent" if m is not None else "c2pa.not-checked"))
+    reasons += _watermark_reasons(wm)
+    if found:
         return "ai-watermark", reasons
     if det is None:
-        reasons.append("The synthetic-image detector was not run.")
+        reasons.append(reason("detector.not-run"))
     else:
-        reasons += _detector_sentences(det)
+        reasons += _detector_reasons(det)
         if det.synthetic:
             return "likely-synthetic", reasons
-    reasons.append("Absence of marks is not evidence that the image is authentic.")
+    reasons.append(reason("absence"))
     return "no-evidence", reasons
 
 
@@ -352,51 +370,51 @@ def _declared(m: ManifestEvidence) -> str:
     return "; ".join(parts) or "no source type or actions"
 
 
-def _ingredient_flags(m: ManifestEvidence) -> list[str]:
+def _ingredient_flags(m: ManifestEvidence) -> list[Reason]:
     out = []
     for ing in m.ingredients:
         title = ing.title or "untitled"
         if ing.codes:
-            out.append(f"Ingredient '{title}' fails validation ({', '.join(ing.codes)}).")
+            out.append(reason("ingredient.invalid", title=title, codes=", ".join(ing.codes)))
         if ing.digital_source_type in AI_SOURCE_TYPES:
-            out.append(f"Ingredient '{title}' declares AI generation ({_short(ing.digital_source_type)}).")
+            out.append(reason("ingredient.declares-ai", title=title,
+                              source_type=_short(ing.digital_source_type)))
     return out
 
 
-def _watermark_sentences(wm, found: bool, max_p: float, *, only_found: bool = False) -> list[str]:
+def _watermark_reasons(wm, *, only_found: bool = False) -> list[Reason]:
     if wm is None:
-        return [] if only_found else ["The watermark was not checked."]
-    if found:
-        p = "" if wm.p_value is None else f", p-value {wm.p_value:.1e}"
+        return [] if only_found else [reason("watermark.not-checked")]
+    if wm.detected:
         cid = f"content id {wm.content_id}" if wm.content_id else "no content id"
-        public = (" under trustgen's public key, which anyone can use to make such a mark"
-                  if wm.key == "public" else "")
-        return [f"A {wm.scheme or 'known'} watermark was found ({cid}{p}){public}."]
-    if wm.detected:  # found by the scheme, but weaker than this policy accepts
-        return [f"A {wm.scheme} watermark candidate has p-value {wm.p_value:.1e}, "
-                f"above this policy's limit {max_p:.0e}."]
-    searched = f" (searched: {', '.join(wm.schemes_checked)})" if wm.schemes_checked else ""
-    return [] if only_found else [f"No known watermark was found{searched}."]
+        out = [reason("watermark.found", scheme=wm.scheme, content_id=cid, p_value=wm.p_value)]
+        return out + ([reason("watermark.public-key")] if wm.key == "public" else [])
+    if only_found:
+        return []
+    if not wm.schemes_checked:
+        return [reason("watermark.not-applicable")]
+    if wm.candidate is not None and is_watermarked(wm.p_value, MAX_P_VALUE_CEILING):
+        # a reading that a looser policy could accept, but this one does not
+        return [reason("watermark.weak", scheme=wm.candidate.scheme, p_value=wm.p_value,
+                       limit=wm.max_p_value)]
+    return [reason("watermark.absent", searched=f" (searched: {', '.join(wm.schemes_checked)})")]
 
 
-def _content_id_check(m: ManifestEvidence, wm, found: bool) -> list[str]:
+def _content_id_check(m: ManifestEvidence, wm) -> list[Reason]:
     claimed = (m.trustgen or {}).get("content_id")
     if not claimed or wm is None:
         return []
-    if not found:
-        return [f"The credentials name trustgen content id {claimed}, but no trustgen watermark was found."]
+    if not wm.detected:
+        return [reason("content-id.unmarked", claimed=claimed)]
     if wm.content_id and wm.content_id != claimed:
-        return [f"The credentials name content id {claimed} but the watermark carries {wm.content_id}."]
+        return [reason("content-id.mismatch", claimed=claimed, found=wm.content_id)]
     return []
 
 
-def _detector_sentences(det) -> list[str]:
+def _detector_reasons(det) -> list[Reason]:
     """The detector's score, whenever it ran: a weaker signal is reported even when it did not
     decide."""
     if det is None:
         return []
-    side = "at or above" if det.synthetic else "below"
-    return [
-        f"The detector ({det.model}) gives probability {det.probability:.2f} of synthetic, "
-        f"{side} its threshold {det.threshold:.2f}."
-    ]
+    return [reason("detector.score", model=det.model, probability=det.probability,
+                   threshold=det.threshold, side="above" if det.synthetic else "at or below")]

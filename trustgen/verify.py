@@ -1,9 +1,12 @@
-"""Gather every signal about an image and ask a policy for one verdict.
+"""Gather every signal about a file and ask a policy for one verdict.
 
 A ``Verifier`` resolves everything expensive once (trust anchors, watermark keys, the detector
-network) so that a moderation worker or a batch run pays only for the per-image work, and holds
-no per-call state, so one instance can be shared by threads. Each signal is ``None`` in the
+network) so that a moderation worker or a batch run pays only for the per-file work, and holds
+no per-call state, so one instance can be shared by threads. It only gathers: what to gather
+comes from ``Policy.gather``, and ``Policy.decide`` judges. Each signal is ``None`` in the
 evidence when it was not checked, which a policy reports differently from "checked, nothing found".
+Configuration errors (an unknown scheme, a short key, an unreadable anchor) raise when the
+``Verifier`` is built, never as "not checked" on every file.
 """
 
 from __future__ import annotations
@@ -16,23 +19,23 @@ import threading
 from typing import Any, Sequence
 
 from ._version import __version__
-from .errors import ConfigError, DependencyError, InputError, WatermarkError
+from .errors import DependencyError, InputError
 from .evidence import DetectorEvidence, Evidence, Verdict
-from .imageio import decode_image, format_for_path, read_file, sha256_hex, sniff_format
+from .media import MediaFile, decode_image, format_for_path, load, sha256_hex, sniff_format
 from .policy import Policy
 
 __all__ = ["Verdict", "Verifier", "verify"]
 
 
 class Verifier:
-    """Verify many images under one policy.
+    """Verify many files under one policy.
 
     ``trust`` (a ``TrustConfig``) and ``watermark_keys`` add to what the policy names (an EKU
-    list in ``trust`` replaces the policy's, so that it can narrow it); the local
-    identity's root and watermark key are added when the policy's ``local_identity`` /
-    ``local_identity_key`` say so and an identity exists. ``detector`` is ``True`` (load the
-    shipped detector if the policy enables it), ``False`` (never run it), or a fitted
-    ``SyntheticImageDetector``.
+    list in ``trust`` replaces the policy's, so that it can narrow it). ``identity`` is the local
+    ``Identity`` whose root and watermark key the policy's ``local_identity`` /
+    ``local_identity_key`` add; by default it is found in ``TRUSTGEN_HOME``. ``detector`` is
+    ``True`` (load the shipped detector if the policy enables it), ``False`` (never run it), or
+    a fitted detector object.
     """
 
     def __init__(
@@ -42,73 +45,85 @@ class Verifier:
         trust=None,
         watermark_keys: Sequence[bytes] = (),
         detector: Any = True,
+        identity=None,
     ):
+        from . import watermark
+        from .credentials.identity import Identity
         from .credentials.trust import TrustConfig
 
         self.policy = Policy.load(policy)
-        p = self.policy
-        identity = _local_identity() if (p.local_identity or p.watermark_local_key) else None
+        gather = self.policy.gather
+        if identity is None and (gather.local_identity or gather.watermark_local_key):
+            identity = Identity.find()
 
-        try:
-            combined = TrustConfig.from_files(p.trust_anchors, allow_remote=p.allow_remote)
-        except ConfigError as err:
-            raise p.field_error("trust", "anchors", str(err)) from None
+        combined = gather.trust
         if trust is not None:
             combined = combined.merged(trust)
-        if identity is not None and p.local_identity:
+        if identity is not None and gather.local_identity:
             combined = combined.merged(TrustConfig.for_identity(identity))
         # accepted EKUs: the caller's explicit list (--trust-config), else the policy's, else
         # the default; a narrower list must narrow, so lists are never merged here
-        ekus = (trust.eku_oids if trust is not None else None) or p.ekus or None
-        self.trust = dataclasses.replace(combined, eku_oids=ekus, ocsp=p.ocsp or combined.ocsp)
+        ekus = (trust.eku_oids if trust is not None else None) or gather.trust.eku_oids
+        self.trust = dataclasses.replace(combined, eku_oids=ekus)
 
         self.watermark_keys: tuple[bytes, ...] = ()
-        self.watermark_schemes: tuple[str, ...] | None = None
-        if p.watermark:
-            from .watermark import read_key_file
-
-            keys = list(watermark_keys) + [read_key_file(f) for f in p.watermark_key_files]
-            if identity is not None and p.watermark_local_key:
-                local = _identity_key(identity)
-                keys += [local] if local else []
+        if gather.watermark:
+            keys = [*watermark.check_keys(watermark_keys), *gather.watermark_keys]
+            if identity is not None and gather.watermark_local_key:
+                keys.append(identity.watermark_key)
             self.watermark_keys = tuple(dict.fromkeys(keys))
-            self.watermark_schemes = _check_schemes(p)
 
         self.detector = None
         self.detector_threshold: float | None = None
-        if p.detector and detector is not False and detector is not None:
+        if gather.detector and detector is not False and detector is not None:
             self.detector = _load_detector() if detector is True else detector
-            self.detector_threshold = _threshold(self.detector, p)
+            self.detector_threshold = _threshold(self.detector, self.policy)
 
-    # -- the per-image work -------------------------------------------------------------------
+    @classmethod
+    def from_options(cls, policy="default", *, trust_anchors=(), trust_config=None,
+                     allow_remote: bool = False, detector: Any = True) -> "Verifier":
+        """A verifier from command-line style options: anchor and EKU files, switches."""
+        from .credentials.trust import TrustConfig
 
-    def verify(self, path: str | os.PathLike, *, detached: bytes | None = None) -> Verdict:
-        """The verdict for one file; an unreadable file is an ``error`` verdict, not an exception."""
-        try:
-            data = read_file(path)
-        except InputError as err:
-            return self.error(path, str(err))
-        return self.verify_bytes(data, filename=str(path), detached=detached)
+        trust = None
+        if trust_anchors or trust_config or allow_remote:
+            trust = TrustConfig.from_files(trust_anchors, trust_config, allow_remote=allow_remote)
+        return cls(policy, trust=trust, detector=detector)
+
+    # -- the per-file work ---------------------------------------------------------------------
+
+    def verify(self, source: "str | os.PathLike | MediaFile", *, detached: bytes | None = None) -> Verdict:
+        """The verdict for a file (a path, or a ``MediaFile`` already read and hashed); an
+        unreadable file is an ``error`` verdict, not an exception."""
+        if not isinstance(source, MediaFile):
+            try:
+                source = load(source)
+            except InputError as err:
+                return self.error(source, str(err))
+        return self.verify_bytes(source.data, filename=str(source.path), detached=detached,
+                                 sha256=source.sha256)
 
     def verify_bytes(self, data: bytes, filename: str | None = None, *,
-                     detached: bytes | None = None) -> Verdict:
-        """The verdict for an image held in memory (an upload); ``filename`` only names it.
+                     detached: bytes | None = None, sha256: str | None = None) -> Verdict:
+        """The verdict for a file held in memory (an upload); ``filename`` only names it, and
+        ``sha256`` saves hashing it again when the caller already did.
 
         Any failure inside a reader or decoder, expected or not, becomes an ``error`` verdict:
         a moderation worker or a batch must never die on one hostile file.
         """
         try:
-            return self._verify_bytes(data, filename, detached)
+            return self._verify_bytes(data, filename, detached, sha256 or sha256_hex(data))
         except Exception as err:  # noqa: BLE001 - see the docstring
             where = f"{filename}: " if filename else ""
             return self.error(filename, f"{where}verification crashed: {type(err).__name__}: {err}")
 
-    def _verify_bytes(self, data: bytes, filename: str | None, detached: bytes | None) -> Verdict:
+    def _verify_bytes(self, data: bytes, filename: str | None, detached: bytes | None,
+                      sha256: str) -> Verdict:
         from .credentials.read import read_credentials
 
         fmt = sniff_format(data) or (format_for_path(filename) if filename else None)
         manifest = read_credentials(data, fmt=fmt, trust=self.trust, path=filename, detached=detached)
-        base = Evidence(path=filename, sha256=sha256_hex(data), c2pa=manifest)
+        base = Evidence(path=filename, sha256=sha256, c2pa=manifest)
         try:
             image = decode_image(data, path=filename)
         except InputError as err:
@@ -124,14 +139,11 @@ class Verifier:
         return self.policy.decide(Evidence(path=None if path is None else str(path), error=message))
 
     def _watermark(self, image):
-        if not self.policy.watermark:
+        if not self.policy.gather.watermark:
             return None
         from .watermark import detect
 
-        try:
-            return detect(image, keys=self.watermark_keys, schemes=self.watermark_schemes)
-        except WatermarkError:
-            return None  # the image cannot carry a mark (too small): not checked, not "absent"
+        return detect(image, keys=self.watermark_keys, schemes=self.policy.gather.watermark_schemes)
 
     def _detect(self, image) -> DetectorEvidence | None:
         if self.detector is None:
@@ -151,7 +163,7 @@ class Verifier:
             "ekus": list(self.trust.accepted_ekus),
             "network": [self.trust.allow_remote, self.trust.ocsp],
             "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
-            "schemes": self.watermark_schemes,
+            "schemes": self.policy.gather.watermark_schemes,
             "detector": None if self.detector is None  # calibration changes with every retrain
             else [str(self.detector.model_id), self.detector_threshold,
                   getattr(self.detector, "calibration_", None)],
@@ -164,13 +176,13 @@ _SHARED_LOCK = threading.Lock()
 
 
 def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" = "default") -> Verdict:
-    """One verdict for a file path or image bytes; reuses one ``Verifier`` per policy (and per
-    local identity, so one created later, e.g. by ``trustgen keys init``, is picked up)."""
-    identity = _local_identity()
-    root = None if identity is None else identity.root_path
-    loaded = Policy.load(policy)  # cheap; an edited or different file of the same name is new
-    key = (loaded.digest, loaded.trust_anchors, loaded.watermark_key_files,
-           None if root is None else (str(root), root.stat().st_mtime_ns))
+    """One verdict for a file path or file bytes. Verifiers are reused, keyed on content: the
+    policy's text and the anchors and keys it loaded, and the local identity's files (so one
+    created or replaced later, e.g. by ``trustgen keys init``, is picked up)."""
+    from .credentials.identity import identity_digest
+
+    loaded = Policy.load(policy)
+    key = (loaded.digest, loaded.gather.trust, loaded.gather.watermark_keys, identity_digest())
     with _SHARED_LOCK:
         verifier = _SHARED.get(key)
         if verifier is None:
@@ -182,56 +194,36 @@ def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" =
 
 # -- loading helpers ---------------------------------------------------------------------------
 
-
-def _local_identity():
-    from .credentials.keys import load_identity
-
-    try:
-        return load_identity()
-    except ConfigError:
-        return None
-
-
-def _identity_key(identity) -> bytes | None:
-    """The identity's watermark key; an encrypted signing key just means no local key here."""
-    try:
-        return identity.watermark_key
-    except (TypeError, ValueError, OSError):
-        return None
-
-
-def _check_schemes(policy: Policy) -> tuple[str, ...] | None:
-    if policy.watermark_schemes is None:
-        return None
-    from .watermark import SCHEMES
-
-    unknown = [s for s in policy.watermark_schemes if s not in SCHEMES]
-    if unknown:
-        raise policy.field_error(
-            "watermark", "schemes", f"unknown scheme {unknown[0]!r}; known: {', '.join(SCHEMES)}")
-    return policy.watermark_schemes
+#: Where trustgen finds the synthetic-image detector (the ``detectors`` package registers it).
+DETECTOR_ENTRY_POINTS = "trustgen.detectors"
 
 
 def _load_detector():
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=DETECTOR_ENTRY_POINTS, name="default")
+    if not found:
+        raise DependencyError(
+            "no synthetic-image detector is installed; pass detector=False (--no-detector) to "
+            "verify without it")
     try:
-        from detectors import SyntheticImageDetector
+        loader = next(iter(found)).load()
     except ImportError as err:
         raise DependencyError(
             f"the synthetic-image detector cannot be loaded ({err}); pass detector=False "
-            "(--no-detector) to verify without it"
-        ) from None
-    return SyntheticImageDetector.load()
+            "(--no-detector) to verify without it") from None
+    return loader()
 
 
 def _threshold(detector, policy: Policy) -> float:
     """The policy's threshold, else the one for its target FPR, else the model's calibrated one."""
-    if policy.detector_threshold is not None:
-        return policy.detector_threshold
-    fpr = policy.detector_target_fpr
-    if fpr is None:
+    judge = policy.judge
+    if judge.detector_threshold is not None:
+        return judge.detector_threshold
+    if judge.detector_target_fpr is None:
         return float(detector.threshold_)
     try:
-        return float(detector.threshold_at_fpr(fpr))
+        return float(detector.threshold_at_fpr(judge.detector_target_fpr))
     except ValueError as err:
         raise policy.field_error("detector", "target_fpr",
                                  f"{err}; set detector.threshold instead") from None

@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
-from trustgen.credentials.keys import callback_signer, init_identity, load_identity, load_signer
+from trustgen.credentials import Identity
+from trustgen.credentials.keys import callback_signer, load_signer
 from trustgen.credentials.read import read_credentials
 from trustgen.credentials.sign import sign_image
 from trustgen.credentials.trust import TrustConfig
@@ -23,8 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_init_identity_makes_a_chain_c2pa_trusts(tmp_path, make_image):
     home = tmp_path / "id"
-    ident = init_identity(home)
-    assert ident == load_identity(home)
+    ident = Identity.init(home)
+    assert ident == Identity.load(home)
     assert (ident.key_path.stat().st_mode & 0o777) == 0o600
     signed = sign_image(make_image("png"), "png", ident.signer(), source_type="digitalCapture")
     ev = read_credentials(signed, trust=TrustConfig.for_identity(ident))
@@ -36,22 +37,22 @@ def test_init_identity_makes_a_chain_c2pa_trusts(tmp_path, make_image):
 
 
 def test_identity_is_never_replaced_without_force(tmp_path):
-    ident = init_identity(tmp_path)
+    ident = Identity.init(tmp_path)
     before = ident.key_path.read_bytes()
     with pytest.raises(ConfigError, match="already exists here; pass --force"):
-        init_identity(tmp_path)
+        Identity.init(tmp_path)
     assert ident.key_path.read_bytes() == before
-    assert init_identity(tmp_path, force=True).key_path.read_bytes() != before
+    assert Identity.init(tmp_path, force=True).key_path.read_bytes() != before
 
 
 def test_missing_identity_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match=r"no signing identity in .*; run `trustgen keys init`"):
-        load_identity(tmp_path / "nothing")
+        Identity.load(tmp_path / "nothing")
 
 
 def test_watermark_key_is_stable_and_per_identity(tmp_path):
-    a, b = init_identity(tmp_path / "a"), init_identity(tmp_path / "b")
-    assert len(a.watermark_key) == 32 and a.watermark_key == load_identity(tmp_path / "a").watermark_key
+    a, b = Identity.init(tmp_path / "a"), Identity.init(tmp_path / "b")
+    assert len(a.watermark_key) == 32 and a.watermark_key == Identity.load(tmp_path / "a").watermark_key
     assert a.watermark_key != b.watermark_key
 
 

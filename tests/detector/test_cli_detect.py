@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from detectors import SyntheticImageDetector, score_files
 from trustgen.cli import cli
+from trustgen.errors import TrustgenError
+from trustgen.evidence import DetectorEvidence
 
 
 @pytest.fixture
@@ -52,3 +56,27 @@ def test_eval_without_data_is_a_one_line_error_exit_2(tmp_path, monkeypatch):
     err = result.stderr
     assert err.startswith("trustgen: error: .detector-data/tiles/test: no --data given")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_score_files_yields_every_file_in_order_and_errors_in_place(files):
+    good, jpg, broken, missing = files
+    results = list(score_files([broken, good, missing, jpg]))
+    assert [path for path, _ in results] == [broken, good, missing, jpg]
+    assert [isinstance(r, TrustgenError) for _, r in results] == [True, False, True, False]
+    for _, ev in (results[1], results[3]):
+        assert isinstance(ev, DetectorEvidence) and 0.0 <= ev.probability <= 1.0
+        assert ev.model.startswith("trustgen-detector-")
+
+
+def test_probability_equal_to_the_threshold_is_real_in_predict_detect_and_evidence(
+        files, monkeypatch):
+    good = files[0]
+    det = SyntheticImageDetector.load()
+    t = det.threshold_
+    monkeypatch.setattr(SyntheticImageDetector, "predict_proba",
+                        lambda self, images: np.array([[1.0 - t, t]] * len(images)))
+    assert det.predict([Image.open(good)]).tolist() == [0]
+    result = CliRunner().invoke(cli, ["detect", "--json", str(good)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["label"] == "real"
+    assert DetectorEvidence(t, t, "m").synthetic is False

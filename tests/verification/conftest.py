@@ -39,7 +39,7 @@ def provenance(content_id: str, side: int):
 def generated(identity, image: Image.Image, *, content_id: str, claimed_id: str | None = None) -> bytes:
     """What TrustedPipeline writes: watermark with ``content_id``, then sign (claiming ``claimed_id``)."""
     from trustgen.credentials.sign import sign_generated
-    from trustgen.imageio import encode_image
+    from trustgen.media import encode_image
     from trustgen.watermark import embed
 
     marked = embed(image, content_id, key=identity.watermark_key)
@@ -60,14 +60,14 @@ def tamper(data: bytes) -> bytes:
 @pytest.fixture(scope="session")
 def verify_files(identity, tmp_path_factory) -> dict[str, Path]:
     """label or case name -> file. Each file is written once; tests only read them."""
-    from trustgen.credentials.keys import init_identity
+    from trustgen.credentials import Identity
     from trustgen.credentials.sign import IngredientSource, sign_image
-    from trustgen.imageio import decode_image, encode_image
+    from trustgen.media import decode_image, encode_image
 
     folder = tmp_path_factory.mktemp("verify-files")
     china, flower = photo("china.jpg"), photo("flower.jpg")
     gen = generated(identity, flower, content_id="0123456789ab")
-    other = init_identity(tmp_path_factory.mktemp("unrelated-identity"))
+    other = Identity.init(tmp_path_factory.mktemp("unrelated-identity"))
     capture = sign_image(encode_image(china, "jpeg"), "jpeg", identity.signer(),
                          source_type="digitalCapture", title="capture.jpg")
     files = {
@@ -141,10 +141,21 @@ def c2pa_only_policy(tmp_path_factory) -> Path:
 def sampled_image(tmp_path_factory) -> Path:
     """An unmarked, unsigned output of the embedded default model: only the detector can tell."""
     from trustgen.generate import TrustedPipeline
-    from trustgen.imageio import encode_image
+    from trustgen.media import encode_image
 
     (image,) = TrustedPipeline.from_pretrained().sample(seeds=[5], num_inference_steps=20)
     path = tmp_path_factory.mktemp("sampled") / "sampled.png"
     path.write_bytes(encode_image(image, "png"))
     path.chmod(0o444)
     return path
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """The shipped detector, loaded once for the session."""
+    detectors = pytest.importorskip("detectors")
+    from detectors.model import CHECKPOINT
+
+    if not CHECKPOINT.is_file():
+        pytest.skip(f"the shipped detector checkpoint {CHECKPOINT} is not there yet")
+    return detectors.SyntheticImageDetector.load()

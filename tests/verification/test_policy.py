@@ -1,29 +1,41 @@
 """Policies: loading shipped and user TOML, errors naming file/line/field, and the decision table.
 
 The evidence here is built as records so every label is reached deterministically; the same
-labels are produced from real files in tests/test_verify.py.
+labels are produced from real files in test_verifier.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
 
+from trustgen import labels
 from trustgen.errors import PolicyError
 from trustgen.evidence import (
     DetectorEvidence, Evidence, Ingredient, ManifestEvidence, Signer, WatermarkEvidence,
+    WatermarkReading,
 )
-from trustgen.policy import LABELS, Policy, classify, shipped_policies
+from trustgen.labels import LABELS, REASONS
+from trustgen.policy import MAX_P_VALUE_CEILING, Policy, classify, shipped_policies
 
 AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 SIGNER = Signer(common_name="Desk Camera", organization="Agency", issuer="Agency CA")
-WM = WatermarkEvidence(detected=True, scheme="trustgen-dwtdct", content_id="0123456789ab", p_value=1e-12)
-NO_WM = WatermarkEvidence(detected=False)
 SYNTH = DetectorEvidence(probability=0.93, threshold=0.5, model="tiny-det")
 REAL = DetectorEvidence(probability=0.10, threshold=0.5, model="tiny-det")
 ABSENT = ManifestEvidence(state="absent")
+
+
+def search(p_value: float, *, cid="0123456789ab", key="sha256:0011223344556677") -> WatermarkEvidence:
+    """A watermark search whose best reading has ``p_value``, as ``watermark.detect`` gives it."""
+    return WatermarkEvidence(
+        detected=False, p_value=p_value, bit_errors=0, schemes_checked=("trustgen", "sdxl"),
+        candidate=WatermarkReading("trustgen", cid, key)).judged(1e-6)
+
+
+WM, NO_WM = search(1e-12), search(1.0)
 
 
 def ev(c2pa=ABSENT, watermark=NO_WM, detector=REAL, error=None):
@@ -59,6 +71,10 @@ EXPECTED = {  # label -> action under each shipped policy
 }
 
 
+def codes(reasons) -> list[str]:
+    return [r.code for r in reasons]
+
+
 def test_every_label_has_a_case():
     assert set(CASES) == set(LABELS)
     for label, evidence in CASES.items():
@@ -72,61 +88,96 @@ def test_shipped_policy_decisions(name):
     for label, evidence in CASES.items():
         verdict = policy.decide(evidence)
         assert (verdict.label, verdict.action) == (label, EXPECTED[name][label]), label
-        assert verdict.passed == (verdict.action in policy.passing_actions)
-        assert verdict.reasons and all(r.endswith(".") for r in verdict.reasons)
+        assert verdict.passed == (verdict.action in policy.judge.passing_actions)
+        assert verdict.reasons and all(r.text.endswith(".") for r in verdict.reasons)
+        assert all(r.code in REASONS for r in verdict.reasons)
         assert verdict.policy == name
 
 
-def test_passing_actions_per_policy():
-    assert Policy.load("newsroom").passing_actions == {"verified"}
-    assert Policy.load("moderation").passing_actions == {"allow", "label-as-AI"}
-    assert Policy.load("strict").detector_target_fpr == 0.01
-    assert Policy.load("newsroom").local_identity is False
+def test_gathering_and_judging_are_apart():
+    assert Policy.load("newsroom").judge.passing_actions == {"verified"}
+    assert Policy.load("moderation").judge.passing_actions == {"allow", "label-as-AI"}
+    assert Policy.load("strict").judge.detector_target_fpr == 0.01
+    assert Policy.load("strict").judge.max_p_value == 1e-9
+    assert Policy.load("newsroom").gather.local_identity is False
+    assert Policy.load("moderation").gather.watermark_schemes == ("trustgen", "sdxl")
 
 
 def test_absence_of_evidence_is_never_authentic():
     label, reasons = classify(ev())
     assert label == "no-evidence"
-    assert "not evidence that the image is authentic" in reasons[-1]
+    assert codes(reasons)[-1] == "absence"
     # a detector that was not run is said so, not silently read as "real"
     label, reasons = classify(ev(detector=None, watermark=None))
     assert label == "no-evidence"
-    assert "watermark was not checked" in " ".join(reasons)
-    assert "detector was not run" in " ".join(reasons)
+    assert {"watermark.not-checked", "detector.not-run"} <= set(codes(reasons))
 
 
 def test_reasons_carry_the_deciding_evidence():
     _, reasons = classify(CASES["ai-watermark"])
-    assert any("content id 0123456789ab" in r and "p-value 1.0e-12" in r for r in reasons)
+    found = next(r for r in reasons if r.code == "watermark.found")
+    assert "content id 0123456789ab" in found.text and "p-value 1.0e-12" in found.text
     _, reasons = classify(CASES["credentials-invalid"])
-    assert "assertion.dataHash.mismatch" in reasons[0]
+    assert reasons[0].code == "c2pa.invalid" and "assertion.dataHash.mismatch" in reasons[0].text
     _, reasons = classify(CASES["untrusted-ai"])
-    assert "Desk Camera" in reasons[0] and "trainedAlgorithmicMedia" in reasons[0]
+    assert reasons[0].code == "c2pa.untrusted"
+    assert "Desk Camera" in reasons[0].text and "trainedAlgorithmicMedia" in reasons[0].text
     _, reasons = classify(CASES["likely-synthetic"])
-    assert "0.93" in reasons[-1] and "tiny-det" in reasons[-1]
+    assert reasons[-1].code == "detector.score" and "0.93" in reasons[-1].text
 
 
-def test_weak_watermark_does_not_count_under_a_strict_limit():
-    weak = WatermarkEvidence(detected=True, scheme="trustgen-dwtdct", content_id="0123456789ab", p_value=1e-7)
-    assert classify(ev(watermark=weak), max_p_value=1e-6)[0] == "ai-watermark"
-    label, reasons = classify(ev(watermark=weak), max_p_value=1e-9)
+def test_detector_score_at_its_threshold_is_not_synthetic():
+    at = DetectorEvidence(probability=0.5, threshold=0.5, model="tiny-det")
+    label, reasons = classify(ev(detector=at))
     assert label == "no-evidence"
-    assert "above this policy's limit" in " ".join(reasons)
+    assert "at or below its threshold" in next(r.text for r in reasons if r.code == "detector.score")
+
+
+def test_the_policy_judges_the_raw_reading_at_its_own_bound(tmp_path):
+    """Bug: detect dropped readings above 1e-6, so a looser policy never saw them."""
+    reading = search(5.1e-6)  # what detect reports: not detected at the library's 1e-6
+    assert not reading.detected and reading.p_value == 5.1e-6
+    default = Policy.load("default").decide(ev(watermark=reading))
+    assert default.label == "no-evidence" and "watermark.weak" in codes(default.reasons)
+    loose = Policy.load(write(tmp_path, shipped_text("default").replace(
+        "max_p_value = 1e-6", "max_p_value = 0.05")))
+    verdict = loose.decide(ev(watermark=reading))
+    assert verdict.label == "ai-watermark"
+    assert verdict.evidence.watermark.content_id == "0123456789ab"
+    strict = Policy.load("strict").decide(ev(watermark=search(1e-7)))
+    assert strict.label == "no-evidence" and "watermark.weak" in codes(strict.reasons)
+
+
+def test_public_key_mark_is_called_out():
+    _, reasons = classify(ev(watermark=search(1e-12, key="public")))
+    assert codes(reasons)[:3] == ["c2pa.absent", "watermark.found", "watermark.public-key"]
 
 
 def test_content_id_mismatch_is_a_reason():
     manifest = ManifestEvidence(
         state="trusted", signer=SIGNER, digital_source_type=AI, trustgen={"content_id": "ffffffffffff"})
     label, reasons = classify(ev(manifest, WM))
-    assert label == "trusted-ai"
-    assert any("ffffffffffff" in r and "0123456789ab" in r for r in reasons)
+    assert label == "trusted-ai" and "content-id.mismatch" in codes(reasons)
     label, reasons = classify(ev(manifest, NO_WM))
-    assert any("no trustgen watermark was found" in r for r in reasons)
+    assert "content-id.unmarked" in codes(reasons)
 
 
 def test_ai_watermark_on_a_trusted_capture_is_flagged():
     manifest = ManifestEvidence(state="trusted", signer=SIGNER, digital_source_type=CAPTURE)
     assert classify(ev(manifest, WM))[0] == "trusted-capture-flagged"
+
+
+def test_a_label_added_later_never_breaks_a_policy(tmp_path, roots, monkeypatch):
+    """A new label is one registration; every policy, shipped or user's, still loads and maps it."""
+    monkeypatch.setattr(labels, "LABELS", dict(LABELS))
+    monkeypatch.setattr("trustgen.policy.LABELS", labels.LABELS)
+    labels.register_label("recovered-ai", "credentials recovered from a repository",
+                          tone="ai", default_action="warn")
+    for name in shipped_policies():
+        assert Policy.load(name).judge.actions["recovered-ai"]
+    assert Policy.load("default").judge.actions["recovered-ai"] == "warn"
+    user = Policy.load(write(tmp_path, GOOD.replace('name = "desk"', 'name = "desk"\ndefault_action = "no"')))
+    assert user.judge.actions["recovered-ai"] == "no"
 
 
 # --- loading and errors ---------------------------------------------------------------------------
@@ -146,20 +197,38 @@ threshold = 0.7
 """ + "".join(f'{label} = "{"ok" if label.startswith("trusted") else "no"}"\n' for label in LABELS)
 
 
+def shipped_text(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("trustgen.policies") / f"{name}.toml").read_text()
+
+
 def write(tmp_path, text, name="p.toml"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     return path
 
 
-def test_policy_by_path_resolves_relative_files(tmp_path):
-    (tmp_path / "roots.pem").write_text("placeholder")
+@pytest.fixture
+def roots(identity, tmp_path):
+    (tmp_path / "roots.pem").write_bytes(identity.root_path.read_bytes())
+    return tmp_path / "roots.pem"
+
+
+def test_policy_by_path_loads_what_it_names(tmp_path, roots, identity):
     policy = Policy.load(write(tmp_path, GOOD))
     assert policy.name == "desk"
-    assert policy.trust_anchors == (tmp_path / "roots.pem",)
-    assert policy.detector_threshold == 0.7 and policy.local_identity is False
+    assert policy.gather.trust.anchor_count == 1
+    assert policy.judge.detector_threshold == 0.7 and policy.gather.local_identity is False
     assert policy.decide(CASES["trusted-ai"]).passed
     assert not policy.decide(CASES["no-evidence"]).passed
+
+
+def test_missing_labels_take_the_default_action(tmp_path, roots):
+    text = GOOD.replace('no-evidence = "no"\n', "")
+    assert Policy.load(write(tmp_path, text)).judge.actions["no-evidence"] == "warn"  # the label's own
+    text = text.replace('name = "desk"', 'name = "desk"\ndefault_action = "no"')
+    assert Policy.load(write(tmp_path, text)).judge.actions["no-evidence"] == "no"
 
 
 def line_of(text, needle):
@@ -169,19 +238,24 @@ def line_of(text, needle):
 @pytest.mark.parametrize(
     "edit, field, needle, why",
     [
-        (("threshold = 0.7", "threshold = 1.5"), "detector.threshold", "threshold = 1.5", "between 0 and 1"),
+        (("threshold = 0.7", "threshold = 1.5"), "detector.threshold", "threshold = 1.5", "at most 1"),
+        (("threshold = 0.7", "target_fpr = 0"), "detector.target_fpr", "target_fpr", "above 0"),
         (("threshold = 0.7", "treshold = 0.7"), "detector.treshold", "treshold", "unknown key"),
         (("local_identity = false", "local_identity = 1"), "trust.local_identity", "local_identity = 1", "must be a bool"),
         (('anchors = ["roots.pem"]', 'anchors = ["missing.pem"]'), "trust.anchors", "missing.pem", "no such file"),
-        (('trusted-ai = "ok"', 'trusted-ai = "ok"\nauthentic = "ok"'), "actions.authentic", "authentic", "unknown key"),
-        (('no-evidence = "no"\n', ""), "actions", "[actions]", "no action for label(s): no-evidence"),
+        (('trusted-ai = "ok"', 'trusted-ai = "ok"\nauthentic = "ok"'), "actions.authentic", "authentic", "unknown label"),
         (('passing_actions = ["ok"]', 'passing_actions = ["publish"]'), "passing_actions", "passing_actions", "no label maps to"),
         (('name = "desk"', 'name = "desk"\ncolour = "red"'), "colour", "colour", "unknown key"),
-
+        (("[detector]", '[watermark]\nschemes = ["trustgen", "dwtdct"]\n\n[detector]'),
+         "watermark.schemes", "schemes =", "unknown watermark scheme 'dwtdct'"),
+        (("[detector]", '[watermark]\nkey_files = ["short.key"]\n\n[detector]'),
+         "watermark.key_files", "key_files", "at least 16 bytes"),
+        (("[detector]", "[watermark]\nmax_p_value = 0.2\n\n[detector]"),
+         "watermark.max_p_value", "max_p_value", f"at most {MAX_P_VALUE_CEILING:g}"),
     ],
 )
-def test_malformed_policy_names_file_line_and_field(tmp_path, edit, field, needle, why):
-    (tmp_path / "roots.pem").write_text("placeholder")
+def test_malformed_policy_names_file_line_and_field(tmp_path, roots, edit, field, needle, why):
+    (tmp_path / "short.key").write_bytes(b"short")
     text = GOOD.replace(*edit)
     assert text != GOOD
     path = write(tmp_path, text)
@@ -192,6 +266,15 @@ def test_malformed_policy_names_file_line_and_field(tmp_path, edit, field, needl
     assert err.line == line_of(text, needle)
     assert str(err).startswith(f"{path}: line {err.line}: field '{field}': ")
     assert why in str(err)
+
+
+def test_an_unreadable_anchor_file_points_into_the_policy(tmp_path):
+    (tmp_path / "roots.pem").write_text("not a certificate")
+    with pytest.raises(PolicyError) as info:
+        Policy.load(write(tmp_path, GOOD))
+    assert info.value.field == "trust.anchors"
+    assert info.value.line == line_of(GOOD, "anchors =")
+    assert "no PEM certificate" in str(info.value)
 
 
 def test_toml_syntax_error_has_its_line(tmp_path):
@@ -217,26 +300,19 @@ def test_a_shipped_name_is_not_shadowed_by_a_stray_file(tmp_path, monkeypatch):
         Policy.load("./default")
 
 
-def test_an_unreadable_anchor_file_points_into_the_policy(tmp_path):
-    from trustgen.verify import Verifier
-
-    (tmp_path / "roots.pem").write_text("not a certificate")
-    path = write(tmp_path, GOOD)
-    with pytest.raises(PolicyError) as info:
-        Verifier(path, detector=False)
-    assert info.value.field == "trust.anchors"
-    assert info.value.line == line_of(GOOD, "anchors =")
-    assert "no PEM certificate" in str(info.value)
-
-
 @pytest.mark.parametrize("form, needle", [
     ("detector.treshold = 0.7", "detector.treshold"),
     ("detector = {enabled = true, treshold = 0.7}", "detector = {"),
 ])
-def test_dotted_and_inline_keys_have_their_line(tmp_path, form, needle):
-    (tmp_path / "roots.pem").write_text("placeholder")
+def test_dotted_and_inline_keys_have_their_line(tmp_path, roots, form, needle):
     text = GOOD.replace("[detector]\nthreshold = 0.7\n", "").replace(
         'passing_actions = ["ok"]\n', f'passing_actions = ["ok"]\n{form}\n')
     with pytest.raises(PolicyError) as info:
         Policy.load(write(tmp_path, text))
     assert (info.value.field, info.value.line) == ("detector.treshold", line_of(text, needle))
+
+
+def test_judged_search_keeps_the_raw_reading():
+    loose = WM.judged(1e-15)
+    assert not loose.detected and loose.content_id is None and loose.p_value == 1e-12
+    assert dataclasses.replace(loose.judged(1e-6), max_p_value=None) == dataclasses.replace(WM, max_p_value=None)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from trustgen.batch import VerdictCache, verify_batch
 from trustgen.cli import cli
-from trustgen.imageio import encode_image
+from trustgen.media import encode_image
 from trustgen.verify import Verifier
 from trustgen.watermark import DEFAULT_SCHEME
 
@@ -78,7 +78,7 @@ def test_policy_and_usage_errors_exit_2(identity, verify_files, tmp_path):
         f"trustgen: error: {bad}: line 5: field 'detector.threshold': must be a number, not str")
     assert run(verify_files["plain"], "--policy", "nosuch").exit_code == 2
     two = run(verify_files["plain"], verify_files["trusted-ai"], "--detached", verify_files["plain"])
-    assert two.exit_code == 2 and "--detached goes with exactly one image PATH" in two.stderr
+    assert two.exit_code == 2 and "a detached manifest goes with exactly one file" in two.stderr
 
 
 def test_trust_options_and_detached_manifest(c2pa_fixtures, c2pa_only_policy):
@@ -195,9 +195,9 @@ def test_a_crash_on_one_file_becomes_its_error_row(identity, verify_files, tmp_p
     cache = VerdictCache(tmp_path / "c.jsonl", verifier.fingerprint)
     results = list(verify_batch([verify_files["plain"], odd, verify_files["stripped"]], verifier,
                                 workers=2, cache=cache))
-    verdicts = [r["verdict"] for r, _ in results]
+    verdicts = [v.label for v, _ in results]
     assert verdicts == ["no-evidence", "error", "ai-watermark"]
-    assert "verification crashed: RuntimeError: decoder exploded" in results[1][0]["error"]
+    assert "verification crashed: RuntimeError: decoder exploded" in results[1][0].evidence.error
     assert len(cache) == 2  # the crash is not cached: the next run tries again
 
 

@@ -1,29 +1,22 @@
-"""invisible-watermark schemes behind trustgen's interface, and the SDXL reader."""
+"""invisible-watermark schemes behind trustgen's interface, and the SDXL reader.
+
+What every scheme must do is in test_contract.py; here, what is particular to these."""
 
 import numpy as np
 import pytest
 
 from trustgen import watermark as wm
-from trustgen.errors import WatermarkError
 from trustgen.watermark import _imwatermark
 
 KEY = bytes(range(32))
 
 
-@pytest.mark.parametrize("scheme", ["dwtDctSvd"])
-def test_roundtrip_recovers_content_id(astronaut, scheme):
+def test_default_search_names_a_comparison_scheme(astronaut):
     cid = wm.new_content_id()
-    marked = wm.embed(astronaut, cid, key=KEY, scheme=scheme)
-    assert marked.size == astronaut.size and marked.mode == "RGB"
+    marked = wm.embed(astronaut, cid, key=KEY, scheme="dwtDctSvd")
     ev = wm.detect(marked, keys=[KEY])
-    assert ev.detected and ev.content_id == cid and ev.scheme == scheme
+    assert ev.detected and ev.content_id == cid and ev.scheme == "dwtDctSvd"
     assert ev.p_value <= wm.FALSE_ALARM
-
-
-def test_other_key_does_not_read_the_mark(astronaut):
-    marked = wm.embed(astronaut, "0123456789ab", key=KEY, scheme="dwtDctSvd")
-    ev = wm.detect(marked, keys=[bytes(32)])
-    assert not ev.detected and ev.content_id is None and ev.p_value > wm.FALSE_ALARM
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "camera", "rocket"])
@@ -59,8 +52,3 @@ def test_sdxl_pipeline_mark_is_read(photo):
     ev = wm.detect(Image.fromarray(out))
     assert ev.detected and ev.scheme == "sdxl" and ev.content_id is None
     assert not wm.detect(Image.fromarray(rgb)).detected
-
-
-def test_sdxl_is_read_only(astronaut):
-    with pytest.raises(WatermarkError, match="reader only"):
-        wm.embed(astronaut, wm.new_content_id(), scheme="sdxl")

@@ -1,4 +1,5 @@
-"""detect(key=...), evidence.key and schemes_checked, EXIF orientation, embed's read-back."""
+"""detect(key=...), evidence.key and schemes_checked, judging at a bound, configuration errors,
+EXIF orientation, embed's read-back."""
 
 import hashlib
 import io
@@ -9,6 +10,8 @@ from PIL import Image
 
 from trustgen import watermark as wm
 from trustgen.errors import WatermarkError
+from trustgen.evidence import WatermarkReading
+from trustgen.watermark import payload, tiled
 
 KEY = bytes(range(32))
 
@@ -53,6 +56,52 @@ def test_schemes_checked_is_reported_detected_or_not(keyed, astronaut):
     only = wm.detect(astronaut, schemes=["trustgen", "sdxl"])
     assert not only.detected and only.schemes_checked == ("trustgen", "sdxl")
     assert list(only.to_dict()["schemes_checked"]) == ["trustgen", "sdxl"]
+
+
+def test_a_weak_mark_is_kept_for_a_policy_to_judge(astronaut, monkeypatch):
+    """A reading between the default bound and a looser one is reported, not dropped.
+
+    Three tag bits flipped at embedding make a mark whose p-value is known exactly:
+    P(Binom(32, 1/2) <= 3) = 1.3e-6 per decode, times 3 decodes and 2 keys = 7.7e-6."""
+    pack = payload.pack_info
+
+    def weak(key, content_id):
+        bits = pack(key, content_id)
+        return bits[:-3] + [1 - b for b in bits[-3:]]
+
+    cid = wm.new_content_id()
+    monkeypatch.setattr(payload, "pack_info", weak)
+    marked = wm._embed_unchecked(astronaut, cid, key=KEY)
+    monkeypatch.undo()
+
+    strict = wm.detect(marked, key=KEY, schemes=["trustgen"])
+    assert strict.p_value == pytest.approx(2 * tiled.DECODES * payload.binomial_tail(3, 32))
+    assert not strict.detected and strict.max_p_value == wm.FALSE_ALARM
+    assert strict.content_id is None and strict.key is None and strict.bit_errors is not None
+    assert strict.candidate == WatermarkReading("trustgen", cid, wm.key_label(KEY))
+    loose = wm.detect(marked, key=KEY, schemes=["trustgen"], max_p_value=0.05)
+    assert loose.detected and loose.content_id == cid and loose.key == wm.key_label(KEY)
+    assert strict.judged(0.05) == loose and loose.judged(wm.FALSE_ALARM) == strict
+    assert wm.detect(marked, key=KEY, max_p_value=0.05).content_id == cid  # every scheme read
+
+
+def test_configuration_errors_fail_early_in_one_line(astronaut):
+    errors = [
+        (lambda: wm.check_schemes(["trustgen", "nope"]), "unknown watermark scheme 'nope'; known: "
+         + ", ".join(wm.SCHEMES)),
+        (lambda: wm.check_schemes("trustgen"), "list of names"),
+        (lambda: wm.check_keys([KEY, b"short"]), "watermark key 2 has 5 bytes; a key needs at least 16"),
+        (lambda: wm.check_keys(["a text key of enough length"]), "watermark key 1 is a str, not bytes"),
+        (lambda: wm.check_keys(KEY), "list of keys"),
+        (lambda: wm.detect(astronaut, schemes=["nope"]), "unknown watermark scheme"),
+        (lambda: wm.detect(astronaut, keys=KEY), "list of keys"),
+    ]
+    for call, message in errors:
+        with pytest.raises(WatermarkError) as err:
+            call()
+        assert message in str(err.value) and "\n" not in str(err.value)
+    assert wm.check_schemes(["sdxl", "trustgen", "sdxl"]) == ("sdxl", "trustgen")
+    assert wm.check_keys([KEY, bytearray(KEY)]) == (KEY,)
 
 
 def _exif6(image: Image.Image, fmt: str = "PNG") -> Image.Image:

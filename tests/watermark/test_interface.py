@@ -1,5 +1,6 @@
 """embed/detect contract: modes, sizes, ids, keys, p-values."""
 
+import math
 import re
 
 import numpy as np
@@ -56,6 +57,10 @@ def test_input_image_is_not_modified(astronaut):
 def test_binomial_tail_is_a_p_value():
     assert payload.binomial_tail(0, 32) == 2.0**-32
     assert payload.binomial_tail(32, 32) == 1.0
+    for n in (32, 48):
+        for k in range(n + 1):
+            exact = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
+            assert payload.binomial_tail(k, n) == pytest.approx(exact, rel=1e-12)
     rng = np.random.default_rng(0)
     errors = rng.binomial(32, 0.5, size=20000)
     p = np.array([payload.binomial_tail(int(e), 32) for e in errors])
@@ -68,11 +73,23 @@ def test_bad_key_is_refused(astronaut):
         wm.embed(astronaut, wm.new_content_id(), key=b"short")
 
 
-@pytest.mark.parametrize("size, mode", [((300, 300), "RGB"), ((64, 64), "L"), ((1000, 100), "RGB"),
-                                        ((40, 40), "RGB")])
-def test_flat_tiny_and_strip_images_read_as_unmarked(size, mode):
+@pytest.mark.parametrize("size, mode, checked", [
+    ((300, 300), "RGB", wm.DETECT_SCHEMES), ((1000, 100), "RGB", wm.DETECT_SCHEMES),
+    ((64, 64), "L", ("trustgen", "sdxl")), ((40, 40), "RGB", ())])
+def test_flat_tiny_and_strip_images_read_as_unmarked(size, mode, checked):
+    """Schemes that cannot read an image this small are not checked, rather than an error."""
     ev = wm.detect(Image.new(mode, size, 200))
-    assert not ev.detected and ev.p_value > 0.01
+    assert not ev.detected and ev.schemes_checked == checked
+    assert ev.p_value > 0.01 if checked else ev.p_value is None
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "La", "P", "I;16", "F", "CMYK", "LAB", "YCbCr"])
+def test_any_mode_is_read(photo, mode):
+    rgb = photo("coffee", 128)
+    src = {"La": lambda: rgb.convert("LA").convert("La"),
+           "I;16": lambda: rgb.convert("L").convert("I;16")}.get(mode, lambda: rgb.convert(mode))()
+    ev = wm.detect(src, schemes=wm.SCHEMES)
+    assert not ev.detected and "trustgen" in ev.schemes_checked
 
 
 def test_extreme_aspect_and_flat_black_images_carry_the_mark():

@@ -6,6 +6,8 @@ only inside the command body, so ``trustgen --help`` starts fast.
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from .._version import __version__
@@ -18,25 +20,45 @@ _COMMANDS = (
     ("sign", "sign"),
     ("verify", "verify"),
     ("watermark", "watermark"),
-    ("detect", "detect"),
-    ("detector", "detect"),
 )
+
+
+@functools.cache
+def _plugins() -> dict:
+    """Commands other packages register under the ``trustgen.commands`` entry point group
+    (``detect`` and ``detector`` from ``detectors``): names come from installed metadata, so
+    listing them imports nothing."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="trustgen.commands")}
+
+
+def _plugin_command(name: str):
+    ep = _plugins().get(name)
+    if ep is None:
+        return None
+    try:
+        return ep.load()
+    except ModuleNotFoundError as err:
+        if err.name and (ep.module == err.name or ep.module.startswith(f"{err.name}.")):
+            return None  # stale metadata: the package that registered it is gone
+        raise
 
 
 class _Main(click.Group):
     """Commands are imported on first use, so one slow module never slows ``--help``; a
     ``TrustgenError`` (or a stray ``OSError``) from any command becomes one line on stderr and
-    exit code 2, after the traceback with ``--debug``."""
+    the error's ``exit_code`` (2 for every error today), after the traceback with ``--debug``."""
 
     def list_commands(self, ctx):
-        return sorted(name for name, _ in _COMMANDS)
+        return sorted({name for name, _ in _COMMANDS} | set(_plugins()))
 
     def get_command(self, ctx, name):
         import importlib
 
         module = dict(_COMMANDS).get(name)
         if module is None:
-            return None
+            return _plugin_command(name)
         try:
             mod = importlib.import_module(f"{__name__}.{module}")
         except ModuleNotFoundError as err:
@@ -56,7 +78,7 @@ class _Main(click.Group):
             if isinstance(err, OSError):  # a stray I/O error still names its file on one line
                 where = f"{err.filename}: " if err.filename else ""
                 fail(f"{where}{err.strerror or err}")
-            fail(str(err))
+            fail(str(err), err.exit_code)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

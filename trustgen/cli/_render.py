@@ -25,13 +25,12 @@ def json_line(obj: Any) -> None:
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
-    """Print an aligned plain-text table (no third-party dependency, pipes cleanly)."""
-    rows = [["-" if v is None else str(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(v)) for w, v in zip(widths, row)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    click.echo(fmt.format(*headers).rstrip())
-    click.echo(fmt.format(*("-" * w for w in widths)).rstrip())
-    for row in rows:
-        click.echo(fmt.format(*row).rstrip())
+    """Print an aligned plain-text table, ``None`` as ``-``.
+
+    tabulate's "simple" format has no colour or box drawing, so it pipes cleanly into grep or
+    cut, and it measures wide (CJK) characters. Numbers are not re-parsed: a hex content id like
+    ``1234e5678901`` must stay as written. Imported here so ``trustgen --help`` never loads it.
+    """
+    from tabulate import tabulate
+
+    click.echo(tabulate(rows, headers, tablefmt="simple", missingval="-", disable_numparse=True))

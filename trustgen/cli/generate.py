@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..media import encodable_formats
 from ._render import json_line, table
 
 
@@ -23,7 +24,7 @@ from ._render import json_line, table
 @click.option("--width", type=int, default=None, help="Width (text-to-image models).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("trustgen-output"),
               show_default=True, help="Output folder.")
-@click.option("--format", "fmt", type=click.Choice(["png", "jpeg", "webp"]), default="png",
+@click.option("--format", "fmt", type=click.Choice(encodable_formats()), default="png",
               show_default=True)
 @click.option("--record-prompt", is_flag=True,
               help="Store the prompt itself in the credentials (default: only its SHA-256).")
@@ -35,13 +36,16 @@ def generate_command(prompt, model, num_images, steps, seed, guidance, height, w
     import secrets
 
     from ..generate import TrustedPipeline
-    from ..imageio import check_writable, extension_for
+    from ._identity import local_identity
+    from ..media import check_writable, extension_for
 
     seed = secrets.randbits(31) if seed is None else seed
     names = [out_dir / f"image-{seed + i}{extension_for(fmt)}" for i in range(num_images)]
     for path in names:  # refuse before minutes of sampling, not after
         check_writable(path, overwrite=overwrite)
-    pipe = TrustedPipeline.from_pretrained(model, record_prompt=record_prompt)
+    # the identity first: an encrypted key asks for its passphrase before minutes of sampling
+    pipe = TrustedPipeline.from_pretrained(model, record_prompt=record_prompt,
+                                           identity=local_identity())
     images = pipe(prompt, num_images=num_images, num_inference_steps=steps, seed=seed,
                   guidance_scale=guidance, height=height, width=width, output_format=fmt)
     rows = []

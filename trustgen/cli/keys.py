@@ -27,9 +27,9 @@ def keys_command():
 @click.option("--force", is_flag=True, help="Replace an existing identity (its images stay verifiable only with the old root).")
 def init_command(home, force):
     """Create a signing identity that c2pa accepts; never replaces one without --force."""
-    from ..credentials.keys import init_identity
+    from ..credentials.identity import Identity
 
-    identity = init_identity(home, force=force)
+    identity = Identity.init(home, force=force)
     click.echo(f"created a development signing identity in {identity.home}")
     _show(identity, as_json=False)
 
@@ -39,9 +39,9 @@ def init_command(home, force):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def show_command(home, as_json):
     """Print the identity's signer, issuer, validity and trust anchor."""
-    from ..credentials.keys import load_identity
+    from ._identity import local_identity
 
-    _show(load_identity(home), as_json=as_json)
+    _show(local_identity(home), as_json=as_json)
 
 
 def _show(identity, *, as_json: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -41,9 +40,9 @@ def sign_command(input_path, output, key, cert, alg, source_type, ingredients, r
     If INPUT already carries credentials they become the parent ingredient (c2pa.opened);
     otherwise the manifest records c2pa.created with --source-type.
     """
-    from ..credentials.keys import key_is_encrypted, load_identity, load_signer, PASSPHRASE_ENV
+    from ..credentials.keys import load_signer
     from ..credentials.sign import check_sign_paths, sign_file
-    from ..errors import SigningError
+    from ._identity import local_identity, passphrase_for
 
     if (key is None) != (cert is None):
         raise click.UsageError("--key and --cert go together")
@@ -51,16 +50,9 @@ def sign_command(input_path, output, key, cert, alg, source_type, ingredients, r
         raise click.UsageError("give one --relationship per --ingredient, or none (all componentOf)")
     check_sign_paths(input_path, output, overwrite=overwrite)  # before asking for a passphrase
     if key is None:
-        signer = load_identity().signer(tsa_url=tsa_url)
+        signer = local_identity().signer(tsa_url=tsa_url)
     else:
-        passphrase = None
-        if key_is_encrypted(key) and not os.environ.get(PASSPHRASE_ENV):
-            try:
-                passphrase = click.prompt(f"Passphrase for {key}", hide_input=True, err=True)
-            except click.Abort:  # no terminal, end of input, or Ctrl-C
-                raise SigningError(f"the private key is encrypted and no passphrase was given; "
-                                   f"set {PASSPHRASE_ENV}", path=key) from None
-        signer = load_signer(key, cert, alg=alg, passphrase=passphrase, tsa_url=tsa_url)
+        signer = load_signer(key, cert, alg=alg, passphrase=passphrase_for(key), tsa_url=tsa_url)
     pairs = list(zip(ingredients, relationships or ["componentOf"] * len(ingredients)))
     written = sign_file(
         input_path, output, signer, source_type=source_type, ingredients=pairs,

@@ -47,66 +47,55 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
     0 every file passed the policy, 1 some did not, 2 a file could not be read (its own error
     line; the others are still verified).
     """
-    from .. import report as render
-    from ..batch import VerdictCache, collect_inputs, verify_batch
-    from ..credentials.trust import TrustConfig
-    from ..imageio import atomic_write, check_writable, read_file
+    from ..batch import verify_files, write_reports
+    from ..media import check_writable, read_file
     from ..verify import Verifier
 
-    outputs = [(p, fn) for p, fn in ((jsonl, render.render_jsonl), (csv_out, render.render_csv),
-                                     (report, None)) if p is not None]
-    for out, _ in outputs:
-        check_writable(out, overwrite=overwrite)
-    inputs = collect_inputs(paths, recursive=recursive)
-    if detached is not None and len(inputs) != 1:
-        raise click.UsageError("--detached goes with exactly one image PATH")
-    trust = None
-    if trust_anchors or trust_config or allow_remote:
-        trust = TrustConfig.from_files(trust_anchors, trust_config, allow_remote=allow_remote)
-    verifier = Verifier(policy, trust=trust, detector=not no_detector)
-    cache = None if jsonl is None or no_cache else VerdictCache(f"{jsonl}.cache", verifier.fingerprint)
+    outputs = {"jsonl": jsonl, "csv": csv_out, "html": report}
+    for out in outputs.values():
+        if out is not None:
+            check_writable(out, overwrite=overwrite)
+    verifier = Verifier.from_options(policy, trust_anchors=trust_anchors, trust_config=trust_config,
+                                     allow_remote=allow_remote, detector=not no_detector)
     show = sys.stderr.isatty() if progress is None else progress
+    started, done = time.monotonic(), [0]
 
-    records, from_cache, started = [], 0, time.monotonic()
-    batch = verify_batch(inputs, verifier, workers=workers, cache=cache,
-                         detached=None if detached is None else read_file(detached))
-    for record, cached in batch:
-        records.append(record)
-        from_cache += cached
-        if record["verdict"] == "error":
+    def on_verdict(verdict, _cached, total):
+        done[0] += 1
+        if verdict.label == "error":
             if show:
                 click.echo("\r\033[K", err=True, nl=False)  # clear the progress line first
-            error_line(record["error"])
+            error_line(verdict.evidence.error)
         if as_json:
-            json_line(record)
+            json_line(verdict.to_dict())
         if show:
-            rate = len(records) / max(time.monotonic() - started, 1e-9)
-            click.echo(f"\rverified {len(records)}/{len(inputs)}  {rate:.1f} files/s", err=True, nl=False)
+            rate = done[0] / max(time.monotonic() - started, 1e-9)
+            click.echo(f"\rverified {done[0]}/{total}  {rate:.1f} files/s", err=True, nl=False)
+
+    summary = verify_files(paths, verifier, recursive=recursive, workers=workers, jsonl=jsonl,
+                           use_cache=not no_cache, on_verdict=on_verdict,
+                           detached=None if detached is None else read_file(detached))
     if show:
         click.echo("", err=True)
-
     if not as_json:
-        table([_row(r) for r in records],
+        table([_row(v) for v in summary.verdicts],
               ("file", "C2PA", "watermark", "content id", "verdict", "action"))
-    for out, fn in outputs:
-        data = fn(records) if fn else render.render_html(records, policy=verifier.policy.name,
-                                                          workers=workers)
-        atomic_write(out, data, overwrite=overwrite)
-    errors = sum(r["verdict"] == "error" for r in records)
-    failed = sum(not r["passed"] for r in records) - errors
-    if len(records) > 1 or outputs:
-        cached_note = f" ({from_cache} from cache)" if cache is not None else ""
-        written = "".join(f"; wrote {out}" for out, _ in outputs)
-        click.echo(f"{len(records)} files{cached_note}: {len(records) - failed - errors} passed, "
-                   f"{failed} did not pass, {errors} unreadable{written}", err=True)
-    ctx.exit(2 if errors else 1 if failed else 0)
+    written = write_reports(summary.verdicts, policy=verifier.policy.name, overwrite=overwrite,
+                            workers=workers, **outputs)
+    if len(summary.verdicts) > 1 or written:
+        cached_note = f" ({summary.from_cache} from cache)" if jsonl and not no_cache else ""
+        click.echo(f"{len(summary.verdicts)} files{cached_note}: {summary.passed} passed, "
+                   f"{summary.failed} did not pass, {summary.errors} unreadable"
+                   + "".join(f"; wrote {out}" for out in written), err=True)
+    ctx.exit(summary.exit_code)
 
 
-def _row(r: dict) -> tuple:
-    c2pa, wm = r.get("c2pa"), r.get("watermark")
-    watermark = None if wm is None else (wm.get("scheme") or "found") if wm.get("detected") else "none"
-    state = c2pa and c2pa["state"]
-    failing = c2pa and sum(bool(i["codes"]) for i in c2pa["ingredients"])
+def _row(verdict) -> tuple:
+    c2pa, wm = verdict.evidence.c2pa, verdict.evidence.watermark
+    watermark = None if wm is None else (wm.scheme or "found") if wm.detected else "none"
+    state = c2pa and c2pa.state
+    failing = c2pa and sum(bool(i.codes) for i in c2pa.ingredients)
     if failing:  # c2pa keeps a file trusted when only an ingredient fails: the table must not
         state += f" ({failing} ingredient{'s' if failing > 1 else ''} failed)"
-    return (r["path"], state, watermark, wm and wm.get("content_id"), r["verdict"], r["action"])
+    return (verdict.evidence.path, state, watermark, wm and wm.content_id, verdict.label,
+            verdict.action)

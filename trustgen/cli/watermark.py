@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ..errors import ConfigError, InputError, TrustgenError
+from ..errors import InputError, TrustgenError
 from ._render import error_line, json_line, table
 
 
 def _identity_key() -> bytes | None:
     """The local signing identity's watermark key, or None when there is no identity."""
-    try:
-        from ..credentials.keys import load_identity
-    except ImportError:
-        return None
-    try:
-        return load_identity().watermark_key
-    except ConfigError:
-        return None
+    from ._identity import local_identity
+
+    identity = local_identity(required=False)
+    return None if identity is None else identity.watermark_key
 
 
 def _with_path(err: TrustgenError, path: str) -> TrustgenError:
@@ -31,7 +27,7 @@ def watermark_command() -> None:
 
 @watermark_command.command("embed")
 @click.argument("src", metavar="IN")
-@click.option("-o", "--output", "out", required=True, help="Output image (.png, .jpg or .webp).")
+@click.option("-o", "--output", "out", required=True, help="Output image (its extension names the format).")
 @click.option("--content-id", help="12 hex digits to embed (default: a fresh random id).")
 @click.option("--scheme", help="Watermark scheme (default: trustgen's own).")
 @click.option("--key-file", type=click.Path(dir_okay=False),
@@ -41,12 +37,14 @@ def watermark_command() -> None:
 def embed_command(src, out, content_id, scheme, key_file, overwrite):
     """Write IN with a watermark carrying a content id to OUT."""
     from .. import watermark
-    from ..imageio import atomic_write, check_writable, decode_image, encode_image
-    from ..imageio import format_for_path, read_file
+    from ..media import atomic_write, check_writable, decode_image, encode_image
+    from ..media import encodable_formats, extension_for, format_for_path, read_file
 
     fmt = format_for_path(out)
-    if fmt not in ("png", "jpeg", "webp"):
-        raise InputError("cannot write this format; name the output .png, .jpg or .webp", path=out)
+    if fmt not in encodable_formats():
+        *others, last = [extension_for(f) for f in encodable_formats()]
+        raise InputError(f"cannot write this format; name the output {', '.join(others)} or {last}",
+                         path=out)
     check_writable(out, overwrite=overwrite)
     key = watermark.read_key_file(key_file) if key_file else _identity_key()
     content_id = content_id or watermark.new_content_id()
@@ -73,7 +71,7 @@ def embed_command(src, out, content_id, scheme, key_file, overwrite):
 def detect_command(ctx, files, schemes, key_files, as_json):
     """Read the watermark in each FILE. Exit 0 when every file was read, 2 if one could not be."""
     from .. import watermark
-    from ..imageio import decode_image, read_file
+    from ..media import decode_image, read_file
 
     keys = [watermark.read_key_file(k) for k in key_files]
     own = _identity_key()
@@ -91,8 +89,9 @@ def detect_command(ctx, files, schemes, key_files, as_json):
         if as_json:
             json_line({"path": path, **ev.to_dict()})
         else:
-            rows.append((path, "yes" if ev.detected else "no", ev.scheme, ev.content_id,
-                         f"{ev.p_value:.2e}", ev.bit_errors))
+            found = "yes" if ev.detected else "no" if ev.schemes_checked else "too small"
+            rows.append((path, found, ev.scheme, ev.content_id,
+                         None if ev.p_value is None else f"{ev.p_value:.2e}", ev.bit_errors))
     if rows:
         table(rows, ("file", "watermark", "scheme", "content id", "p-value", "bit errors"))
     ctx.exit(2 if failed else 0)

@@ -1,4 +1,4 @@
-"""Signing identities and signers: a local development PKI, PEM keys, KMS/HSM callbacks.
+"""Signers: PEM keys (plain or encrypted) and KMS/HSM callbacks, checked when made.
 
 c2pa checks a certificate only when it signs, and then says little more than "the certificate
 is invalid". So every signer is tried once on a tiny image when it is made: a certificate c2pa
@@ -9,16 +9,13 @@ a batch of generated images.
 from __future__ import annotations
 
 import datetime as _dt
-import getpass
 import os
-import socket
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError, InputError, SigningError, one_line
+from ..errors import InputError, SigningError, one_line
 
 #: Environment variable holding the passphrase of an encrypted PKCS#8 key.
 PASSPHRASE_ENV = "TRUSTGEN_KEY_PASSPHRASE"
@@ -27,19 +24,6 @@ ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 
 #: EKUs c2pa accepts on a signing certificate (anyExtendedKeyUsage is refused).
 SIGNING_EKUS = ("1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.36", "1.3.6.1.4.1.62558.2.1")
-
-_KEY_FILE, _CHAIN_FILE, _ROOT_FILE = "signing-key.pem", "signing-chain.pem", "root-ca.pem"
-
-
-def default_home() -> Path:
-    """``$TRUSTGEN_HOME``, else the platform's per-user config folder."""
-    env = os.environ.get("TRUSTGEN_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("trustgen"))
-
 
 # ----------------------------------------------------------------------------- signers
 
@@ -107,14 +91,19 @@ def load_signer(
     follows from the key (EC P-256 -> es256, P-384 -> es384, RSA -> ps256, Ed25519 -> ed25519)
     unless given; a mismatch between key, certificate and algorithm is refused here.
     """
+    key = load_private_key(key_path, passphrase=passphrase)
+    return signer_for_key(key, key_path, chain_path, alg=alg, tsa_url=tsa_url)
+
+
+def load_private_key(key_path: str | os.PathLike, *, passphrase: str | None = None):
+    """A PEM private key, decrypted with ``passphrase`` else ``$TRUSTGEN_KEY_PASSPHRASE``."""
     from cryptography.hazmat.primitives import serialization
 
     key_data = _read(key_path, "private key")
-    chain_pem = _read(chain_path, "certificate chain")
     if passphrase is None:
         passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
-        key = serialization.load_pem_private_key(
+        return serialization.load_pem_private_key(
             key_data, None if passphrase is None else passphrase.encode()
         )
     except TypeError:
@@ -123,12 +112,18 @@ def load_signer(
                 f"private key is encrypted; set {PASSPHRASE_ENV} or enter the passphrase",
                 path=key_path,
             ) from None
-        key = serialization.load_pem_private_key(key_data, None)  # given but not needed
+        return serialization.load_pem_private_key(key_data, None)  # given but not needed
     except ValueError:
         what = "wrong passphrase, or " if passphrase is not None else ""
         raise SigningError(f"{what}not a PEM private key c2pa can use", path=key_path) from None
     except Exception as err:  # cryptography raises UnsupportedAlgorithm for odd keys
         raise SigningError(f"cannot load private key: {err}", path=key_path) from None
+
+
+def signer_for_key(key, key_path, chain_path, *, alg: str | None = None,
+                   tsa_url: str | None = None) -> SignerSpec:
+    """A checked signer for a loaded private key and the chain file it must match."""
+    from cryptography.hazmat.primitives import serialization
 
     key_alg = _alg_for_key(key)
     if key_alg is None:
@@ -137,7 +132,7 @@ def load_signer(
             "RSA >= 2048 bits or Ed25519", path=key_path,
         )
     alg = _check_alg(alg, key_alg, key_path)
-    chain = _load_chain(chain_pem, path=chain_path)
+    chain = _load_chain(_read(chain_path, "certificate chain"), path=chain_path)
     spki = _spki_args()
     if chain[0].public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
         raise SigningError(
@@ -234,140 +229,6 @@ def diagnose_chain(chain: list) -> str | None:
     return None
 
 
-# ----------------------------------------------------------------------------- identity
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A local development signing identity: root CA -> intermediate -> ES256 leaf."""
-
-    home: Path
-    key_path: Path
-    chain_path: Path
-    root_path: Path
-
-    def signer(self, *, tsa_url: str | None = None) -> SignerSpec:
-        return load_signer(self.key_path, self.chain_path, tsa_url=tsa_url)
-
-    @property
-    def watermark_key(self) -> bytes:
-        """32 bytes derived (HKDF-SHA256) from the private key: stable, secret, separate."""
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-        key = serialization.load_pem_private_key(self.key_path.read_bytes(), None)
-        der = key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        return HKDF(hashes.SHA256(), 32, salt=None, info=b"trustgen watermark key v1").derive(der)
-
-    def describe(self) -> dict[str, str]:
-        """What ``trustgen keys show`` prints."""
-        from cryptography.hazmat.primitives import hashes
-
-        leaf, root = _load_chain(self.chain_path.read_bytes())[0], _load_chain(self.root_path.read_bytes())[0]
-        return {
-            "home": str(self.home),
-            "subject": leaf.subject.rfc4514_string(),
-            "issuer": leaf.issuer.rfc4514_string(),
-            "valid_until": f"{leaf.not_valid_after_utc:%Y-%m-%d}",
-            "root": root.subject.rfc4514_string(),
-            "root_sha256": root.fingerprint(hashes.SHA256()).hex(),
-            "key": str(self.key_path),
-            "chain": str(self.chain_path),
-            "trust_anchor": str(self.root_path),
-        }
-
-
-def _identity_at(home: Path) -> Identity:
-    return Identity(home, home / _KEY_FILE, home / _CHAIN_FILE, home / _ROOT_FILE)
-
-
-def load_identity(home: str | os.PathLike | None = None) -> Identity:
-    home = Path(home) if home is not None else default_home()
-    ident = _identity_at(home)
-    missing = [p for p in (ident.key_path, ident.chain_path, ident.root_path) if not p.is_file()]
-    if missing:
-        raise ConfigError(f"no signing identity in {home}; run `trustgen keys init`")
-    return ident
-
-
-def init_identity(home: str | os.PathLike | None = None, *, force: bool = False) -> Identity:
-    """Create a development PKI that c2pa accepts; never replaces one unless ``force``.
-
-    Only the leaf key is kept (mode 0600): the CA keys are thrown away after issuing, so the
-    local root can vouch for this one signer and nothing else.
-    """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    home = Path(home) if home is not None else default_home()
-    ident = _identity_at(home)
-    if not force and any(p.exists() for p in (ident.key_path, ident.chain_path, ident.root_path)):
-        raise ConfigError(
-            "a signing identity already exists here; pass --force to replace it", path=home
-        )
-    if home.exists() and not home.is_dir():
-        raise ConfigError("is not a folder", path=home)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    owner = f"{getpass.getuser()}@{socket.gethostname()}"
-    org = "trustgen development (untrusted)"
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = _issue(f"trustgen dev root CA ({owner})", org, root_key.public_key(), None, root_key,
-                  ca=True, days=3650)
-    int_key = ec.generate_private_key(ec.SECP256R1())
-    inter = _issue(f"trustgen dev intermediate CA ({owner})", org, int_key.public_key(), root,
-                   root_key, ca=True, days=1825)
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _issue(f"trustgen dev signer ({owner})", org, leaf_key.public_key(), inter, int_key,
-                  ca=False, days=730)
-    key_pem = leaf_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_private(ident.key_path, key_pem, mode=0o600)
-    _write_private(ident.chain_path, _pem_chain([leaf, inter]), mode=0o644)
-    _write_private(ident.root_path, _pem_chain([root]), mode=0o644)
-    return ident
-
-
-def _issue(cn, org, public_key, issuer_cert, issuer_key, *, ca: bool, days: int):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID, ObjectIdentifier
-
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-    ])
-    now = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject if issuer_cert is None else issuer_cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    if ca:
-        b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-    else:
-        b = b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-        b = b.add_extension(
-            x509.ExtendedKeyUsage([ObjectIdentifier(o) for o in SIGNING_EKUS]), critical=False
-        )
-    return b.sign(issuer_key, hashes.SHA256())
-
-
 # ----------------------------------------------------------------------------- helpers
 
 def _spki_args() -> tuple:
@@ -443,18 +304,3 @@ def _tsa(url: str | None) -> str | None:
     if url is not None and not url.startswith(("http://", "https://")):
         raise SigningError(f"time-stamp authority URL must be http(s): {url!r}")
     return url
-
-
-def _write_private(path: Path, data: bytes, *, mode: int) -> None:
-    """Write with ``mode`` from the first byte (no window where a key is world-readable)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

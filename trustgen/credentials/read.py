@@ -16,7 +16,7 @@ import threading
 
 from ..errors import InputError, one_line
 from ..evidence import Ingredient, ManifestEvidence, Signer
-from ..imageio import MIME_TYPES, format_for_path, read_file, sniff_format
+from ..media import format_for_path, lookup, mime_for, read_file, sniff_format
 from .trust import TrustConfig
 
 _STATES = {"Trusted": "trusted", "Valid": "valid", "Invalid": "invalid"}
@@ -102,10 +102,12 @@ def _context(trust: TrustConfig):
 
 
 def _mime(data: bytes, fmt: str | None, path) -> str | None:
+    """A format trustgen does not know goes to c2pa as given, for c2pa to judge."""
     if fmt:
-        return fmt if "/" in fmt else MIME_TYPES.get("jpeg" if fmt == "jpg" else fmt, fmt)
+        known = lookup(fmt)
+        return known.mime if known else fmt
     name = sniff_format(data) or (format_for_path(path) if path is not None else None)
-    return MIME_TYPES.get(name) if name else None
+    return mime_for(name) if name else None
 
 
 def _remote(err, fetching_allowed: bool) -> ManifestEvidence:

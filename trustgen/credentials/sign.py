@@ -12,14 +12,17 @@ import functools
 import io
 import os
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from .._version import __version__
 from ..errors import InputError, SigningError, one_line
-from ..imageio import (
-    MIME_TYPES, atomic_write, check_writable, format_for_path, probe_image, read_file, sniff_format,
+from ..media import (
+    atomic_write, check_writable, format_for_path, lookup, probe_image, read_file, signable_formats,
+    sniff_format,
 )
-from .keys import SignerSpec
+
+if TYPE_CHECKING:  # signers are used only through c2pa_signer(): no import cycle with keys
+    from .keys import SignerSpec
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -41,9 +44,6 @@ EDIT_ACTIONS = (
 )
 
 RELATIONSHIPS = ("parentOf", "componentOf", "inputTo")
-
-#: Formats trustgen signs into (tested round trips); c2pa knows more, untested here.
-SIGNABLE_FORMATS = ("jpeg", "png", "webp")
 
 TRAINING_MINING = ("allowed", "notAllowed", "constrained")
 _TRAINING_ENTRIES = (
@@ -126,7 +126,7 @@ def sign_generated(
             "label": "cawg.training-mining",
             "data": {"entries": {k: {"use": training_mining} for k in _TRAINING_ENTRIES}},
         })
-    title = f"{provenance.content_id}.{'jpg' if mime == 'image/jpeg' else mime.split('/')[1]}"
+    title = f"{provenance.content_id}{lookup(mime).extension}"
     return _sign(_definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail)
 
 
@@ -355,21 +355,23 @@ def _metadata(data: bytes, mime: str) -> bytes:
 
 def _ingredient_mime(ing: IngredientSource) -> str:
     """Ingredients may be any format c2pa reads (it refuses the rest with its own reason)."""
-    name = "jpeg" if ing.fmt == "jpg" else ing.fmt
-    if name in MIME_TYPES:
-        return MIME_TYPES[name]
-    if name and "/" in name:
-        return name
+    known = lookup(ing.fmt)
+    if known is not None:
+        return known.mime
+    if ing.fmt and "/" in ing.fmt:
+        return ing.fmt
     raise InputError("ingredient is not a recognised image file", path=ing.name)
 
 
 def _mime(fmt: str | None, *, path=None) -> str:
-    name = {"jpg": "jpeg", "image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}.get(fmt or "", fmt)
-    if name in SIGNABLE_FORMATS:
-        return MIME_TYPES[name]
+    """The MIME type to sign ``fmt`` (a name, extension or MIME type) as, if trustgen signs it."""
+    known = lookup(fmt)
+    if known is not None and known.can_sign:
+        return known.mime
+    name = known.name if known else fmt
     what = f"{name} files" if name else "files of this type (not a recognised image)"
     raise SigningError(
-        f"cannot embed content credentials into {what}; trustgen signs {', '.join(SIGNABLE_FORMATS)}",
+        f"cannot embed content credentials into {what}; trustgen signs {', '.join(signable_formats())}",
         path=path,
     )
 

@@ -30,6 +30,8 @@ def _u_blocks(rgb: np.ndarray) -> np.ndarray:
     """
     import cv2
 
+    if min(rgb.shape[:2]) < 8:  # no whole block (OpenCV refuses an empty image)
+        return np.empty((0, 16), dtype=np.float32)
     cached = getattr(_CACHE, "entry", None)
     if cached is not None and cached[0] is rgb:
         return cached[1]
@@ -45,24 +47,25 @@ def _u_blocks(rgb: np.ndarray) -> np.ndarray:
     return blocks
 
 
-def _vote(scores: np.ndarray, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bit mean score over the blocks that carry it (block i carries bit i mod n)."""
+def _vote(scores: np.ndarray, n_bits: int) -> np.ndarray | None:
+    """Bits by majority over the blocks that carry them (block i carries bit i mod n); ``None``
+    when there are fewer blocks than bits, as some bits would be read from nothing."""
+    if scores.size < n_bits:
+        return None
     idx = np.arange(scores.size) % n_bits
-    sums = np.bincount(idx, weights=scores, minlength=n_bits)
-    counts = np.bincount(idx, minlength=n_bits)
-    means = sums / np.maximum(counts, 1)
-    return (means * 255 > 127).astype(np.uint8), means
+    means = np.bincount(idx, weights=scores, minlength=n_bits) / np.bincount(idx, minlength=n_bits)
+    return (means * 255 > 127).astype(np.uint8)
 
 
-def decode_dwtdct(rgb: np.ndarray, n_bits: int) -> np.ndarray:
+def decode_dwtdct(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
     """Bits as ``WatermarkDecoder('bits', n).decode(float_bgr, 'dwtDct')`` reads them."""
     blocks = _u_blocks(rgb)
     pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
     val = np.abs(blocks[np.arange(len(blocks)), pos])
-    return _vote(((val % STEP) > 0.5 * STEP).astype(np.float64), n_bits)[0]
+    return _vote(((val % STEP) > 0.5 * STEP).astype(np.float64), n_bits)
 
 
-def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray:
+def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
     """Bits as ``WatermarkDecoder('bits', n).decode(float_bgr, 'dwtDctSvd')`` reads them.
 
     The largest singular value of a block's orthonormal DCT equals the block's own, so no DCT;
@@ -71,7 +74,7 @@ def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray:
     blocks = _u_blocks(rgb).reshape(-1, 4, 4).astype(np.float64)
     gram = np.einsum("nji,njk->nik", blocks, blocks)
     s0 = np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
-    return _vote(((s0 % STEP) > 0.5 * STEP).astype(np.float64), n_bits)[0]
+    return _vote(((s0 % STEP) > 0.5 * STEP).astype(np.float64), n_bits)
 
 
 def encode(rgb: np.ndarray, bits, method: str) -> np.ndarray:

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +60,8 @@ FALSE_ALARM = 1e-6
 #: The documented public key used when no key is configured. Anyone can read and forge marks
 #: made with it; it exists so an unkeyed install still marks its images.
 PUBLIC_KEY = b"trustgen public watermark key, v1"
+#: Shortest key accepted: 128 bits, so a key cannot be guessed.
+MIN_KEY_BYTES = 16
 
 
 def new_content_id() -> str:
@@ -106,7 +107,9 @@ def bits_to_int(bits) -> int:
 
 def binomial_tail(errors: int, n: int) -> float:
     """P(Binom(n, 1/2) <= errors): the chance that random bits match this well or better."""
-    return min(1.0, sum(math.comb(n, k) for k in range(errors + 1)) / 2.0**n)
+    from scipy.special import bdtr  # lazily: scipy.special costs ~150 ms to import
+
+    return float(bdtr(errors, n, 0.5))
 
 
 def tag_bits(key: bytes, scheme: str, content_id: int, n: int) -> list[int]:
@@ -238,6 +241,21 @@ def _info_tag(key: bytes, head) -> list[int]:
     return keyed_bits(key, "tag/trustgen/" + "".join(map(str, head)), TAG_BITS)
 
 
+def check_keys(keys) -> tuple[bytes, ...]:
+    """``keys`` as bytes, duplicates dropped; ``WatermarkError`` for one that is not a key."""
+    if isinstance(keys, (bytes, bytearray, str)):
+        raise WatermarkError("watermark keys must be a list of keys, not a single key")
+    out = []
+    for i, key in enumerate(keys, 1):
+        if not isinstance(key, (bytes, bytearray)):
+            raise WatermarkError(f"watermark key {i} is a {type(key).__name__}, not bytes")
+        if len(key) < MIN_KEY_BYTES:
+            raise WatermarkError(
+                f"watermark key {i} has {len(key)} bytes; a key needs at least {MIN_KEY_BYTES}")
+        out.append(bytes(key))
+    return tuple(dict.fromkeys(out))
+
+
 def read_key_file(path) -> bytes:
     """A watermark key file: hex text, else raw bytes; at least 16 bytes either way."""
     try:
@@ -249,6 +267,7 @@ def read_key_file(path) -> bytes:
         key = bytes.fromhex(text.decode("ascii")) if text else b""
     except (UnicodeDecodeError, ValueError):
         key = data
-    if len(key) < 16:
-        raise InputError("a watermark key file needs at least 16 bytes (raw or hex)", path=path)
+    if len(key) < MIN_KEY_BYTES:
+        raise InputError(f"a watermark key file needs at least {MIN_KEY_BYTES} bytes (raw or hex)",
+                         path=path)
     return key

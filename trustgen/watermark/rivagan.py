@@ -2,7 +2,7 @@
 
 Its capacity is 32 bits, too few for a 48-bit content id *and* a presence test, so here it
 carries a keyed 32-bit presence word only (no content id). About 1 s per image and a torch import,
-so ``detect`` tries it only when asked by name.
+so ``detect`` tries it only when asked by name, and ``embed`` does not read it back.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import threading
 import numpy as np
 
 from . import _imwatermark, payload
+from .registry import register_scheme
 
 NAME = "rivaGan"
-GREYSCALE = False
 N_BITS = 32
+#: Fewest pixels read: the library's own decoder refuses smaller images (ours calls its network).
+MIN_PIXELS = 256 * 256
 _LOCK = threading.Lock()
 
 
@@ -36,7 +38,10 @@ def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
     return _imwatermark.encode(rgb, _word(key), NAME)
 
 
+@register_scheme(NAME, embed=embed, carries_id=False, read_by_default=False, read_back=False)
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
+    if rgb.shape[0] * rgb.shape[1] < MIN_PIXELS:
+        return []
     bits = _decoder().decode(np.ascontiguousarray(rgb[:, :, ::-1]))
     out = []
     for key in keys:

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import WatermarkError
 from . import _imwatermark, payload
+from .registry import register_scheme
 
-NAME = "sdxl"
-GREYSCALE = False
-#: One fixed public message: readings are not per key.
-KEYED = False
 MESSAGE = 0xB3EC907BB19E
 BITS = np.array(payload.int_to_bits(MESSAGE, 48), dtype=np.uint8)
 
 
-def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
-    raise WatermarkError("the sdxl scheme is a reader only; SDXL pipelines write it themselves")
-
-
+# a reader only: SDXL pipelines write the mark themselves; one fixed message, so not per key
+@register_scheme("sdxl", keyed=False, carries_id=False)
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
-    errors = int(np.count_nonzero(_imwatermark.decode_dwtdct(rgb, 48) != BITS))
-    return [payload.Reading(payload.binomial_tail(errors, 48), None, errors)]
+    bits = _imwatermark.decode_dwtdct(rgb, BITS.size)
+    if bits is None:
+        return []
+    errors = int(np.count_nonzero(bits != BITS))
+    return [payload.Reading(payload.binomial_tail(errors, BITS.size), None, errors)]

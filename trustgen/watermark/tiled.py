@@ -39,9 +39,8 @@ from functools import lru_cache
 import numpy as np
 
 from . import payload
+from .registry import register_scheme
 
-NAME = "trustgen"
-GREYSCALE = True
 #: Shorter side of the working grid, in cells.
 WORK = 256
 #: Tile side, in working cells.
@@ -258,6 +257,7 @@ def _registrations(y: np.ndarray):
         yield tile
 
 
+@register_scheme("trustgen", embed=embed, greyscale=True)
 def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
     """Decode under each key from up to DECODES registrations; stop at the first exact match.
 

@@ -1,7 +1,8 @@
-"""``trustgen detect`` and ``trustgen detector eval|train``: the learned synthetic-image detector.
+"""``trustgen detect`` and ``trustgen detector eval|train``, plugged into the ``trustgen`` command
+through the ``trustgen.commands`` entry point group, so trustgen never imports this package.
 
-Thin: parse, call one function of the ``detectors`` package, render. torch and timm load only
-inside the command bodies.
+Thin: parse, call one function of this package, render with trustgen's output helpers so the
+output matches the other commands. torch and timm load only inside the command bodies.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError, TrustgenError
-from ._render import error_line, json_line, table
+from trustgen.cli._render import error_line, json_line, table
+from trustgen.errors import InputError, TrustgenError
 
 
 def _set_threads(threads: int) -> None:
@@ -30,32 +31,20 @@ def detect_command(files, as_json, checkpoint, threads):
     """Probability that each image FILE is synthetic, its label at the shipped threshold
     (1% false positives on real photos) and the model id. A bad file is reported and skipped;
     the exit code is then 2."""
-    from detectors import SyntheticImageDetector
-    from detectors.folders import open_image
-    from detectors.model import BATCH
+    from .scoring import label, score_files
 
     _set_threads(threads)
-    det = SyntheticImageDetector.load(checkpoint)
     failed, rows = False, []
-    for start in range(0, len(files), BATCH):
-        batch = []
-        for path in files[start:start + BATCH]:
-            try:
-                batch.append((path, open_image(path)))
-            except TrustgenError as err:
-                failed = True
-                error_line(str(err))
-        if not batch:
-            continue
-        probs = det.predict_proba([img for _, img in batch])[:, 1]
-        for (path, _), p in zip(batch, probs):
-            label = det.class_names_[int(p > det.threshold_)]
-            if as_json:
-                json_line({"path": str(path), "probability": round(float(p), 6),
-                           "threshold": round(det.threshold_, 6), "label": label,
-                           "model": det.model_id})
-            else:
-                rows.append((path, f"{p:.4f}", label, det.model_id))
+    for path, ev in score_files(files, checkpoint):
+        if isinstance(ev, TrustgenError):
+            failed = True
+            error_line(str(ev))
+        elif as_json:
+            json_line({"path": str(path), "probability": round(ev.probability, 6),
+                       "threshold": round(ev.threshold, 6), "label": label(ev),
+                       "model": ev.model})
+        else:
+            rows.append((path, f"{ev.probability:.4f}", label(ev), ev.model))
     if rows:
         table(rows, ("path", "p(synthetic)", "label", "model"))
     if failed:
@@ -79,8 +68,8 @@ def detector_command():
 @click.option("--threads", type=int, default=2, show_default=True)
 def eval_command(data, checkpoint, out, reps, as_json, threads):
     """AUC, AP, TPR at 1% FPR, balanced accuracy, ECE, per family and under degradations."""
-    from detectors import SyntheticImageDetector
-    from detectors.evaluate import CONDITIONS, DEFAULT_DATA, run
+    from .evaluate import CONDITIONS, DEFAULT_DATA, run
+    from .model import SyntheticImageDetector
 
     if data is None:
         data = DEFAULT_DATA
@@ -135,7 +124,7 @@ def train_command(real_dir, fake_dir, out, steps, batch_size, input_size, lr, ca
     together. Name a fake after the real photo it was made from. Subfolders of
     --fake name generator families. Calibration needs at least 100 real images
     for a 1% FPR threshold to mean anything; fewer give a warning."""
-    from detectors.train import train_folders
+    from .train import train_folders
 
     _set_threads(threads)
     det = train_folders(real_dir, fake_dir, out, calib_fraction=calib_fraction,

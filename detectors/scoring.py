@@ -1,0 +1,42 @@
+"""Score image files with a detector: what ``trustgen detect`` runs, usable without the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from trustgen.errors import TrustgenError
+from trustgen.evidence import DetectorEvidence
+
+from .folders import open_image
+from .model import BATCH, CLASS_NAMES, SyntheticImageDetector
+
+
+def score_files(paths: Iterable, checkpoint=None
+                ) -> Iterator[tuple[Path, DetectorEvidence | TrustgenError]]:
+    """``(path, evidence)`` for each file in order, or ``(path, error)`` for one that cannot be
+    read or decoded, so one bad file never stops the run. Files are decoded ``BATCH`` at a time
+    to bound memory. ``checkpoint``: a detector file instead of the shipped one; a bad one
+    raises before anything is yielded."""
+    det = SyntheticImageDetector.load(checkpoint)
+    paths = [Path(p) for p in paths]
+    for start in range(0, len(paths), BATCH):
+        decoded = []
+        for path in paths[start:start + BATCH]:
+            try:
+                decoded.append((path, open_image(path)))
+            except TrustgenError as err:
+                decoded.append((path, err))
+        images = [img for _, img in decoded if not isinstance(img, TrustgenError)]
+        probs = iter(det.predict_proba(images)[:, 1])
+        for path, img in decoded:
+            if isinstance(img, TrustgenError):
+                yield path, img
+            else:
+                yield path, DetectorEvidence(float(next(probs)), float(det.threshold_),
+                                             det.model_id)
+
+
+def label(evidence: DetectorEvidence) -> str:
+    """The class name of the decision: "synthetic" or "real"."""
+    return CLASS_NAMES[evidence.synthetic]

@@ -1,0 +1,383 @@
+"""Media formats, safe input and atomic output.
+
+The format table below is the one place a format is described: its name, MIME type, file
+extensions and what trustgen can do with it. Every other list (extension lookup, CLI choices,
+folder discovery, what c2pa may sign) is derived from it, so adding a format is one
+``register_format`` call plus a sample in tests/test_media.py.
+
+Every file trustgen reads goes through ``read_file`` and ``decode_image`` so that a missing path,
+a directory, a truncated file or a decompression bomb becomes one ``InputError`` naming the file.
+Every file trustgen writes goes through ``atomic_write``: a temporary file in the target folder,
+then a rename, so an interrupted run never leaves a half-written image and nothing is overwritten
+unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from .errors import InputError, OutputExistsError
+
+#: Largest image decoded, in pixels (Pillow's own bomb limit is 89 M; 8k x 8k is plenty here).
+MAX_PIXELS = 64 * 1024 * 1024
+
+KINDS = ("image", "video", "audio", "document")
+
+
+@dataclass(frozen=True)
+class MediaFormat:
+    """One file format and what trustgen can do with it; the flags are tested claims."""
+
+    name: str
+    mime: str
+    extensions: tuple[str, ...]  # lower case with the dot; the first is what trustgen writes
+    kind: str = "image"
+    pillow: str | None = None  # Pillow's name for it, where Pillow reads or writes it
+    can_decode: bool = False  # decode_image gives pixels (watermark and detector need them)
+    can_encode: bool = False  # encode_image writes it (generate, watermark embed)
+    can_sign: bool = False  # trustgen signs it (sign_image probes the pixels, then c2pa signs)
+    carries_c2pa: bool = False  # c2pa reads and embeds manifests in it (verify reads them)
+    #: Pillow save() arguments; a "quality" entry is replaced by encode_image's quality.
+    encode_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    encode_mode: str | None = None  # colour mode the encoder needs (JPEG has no alpha)
+    #: For a format the sniffing library does not know or mistakes: does ``data`` look like one?
+    sniff: Callable[[bytes], bool] | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: kind must be one of {KINDS}")
+        if not self.extensions or any(e != e.lower() or not e.startswith(".") for e in self.extensions):
+            raise ValueError(f"{self.name}: extensions must be lower case and start with a dot")
+        if (self.can_decode or self.can_encode) and not self.pillow:
+            raise ValueError(f"{self.name}: decoding and encoding go through Pillow; name its format")
+        if self.can_sign and not (self.can_decode and self.carries_c2pa):
+            raise ValueError(f"{self.name}: signing needs a decodable format that c2pa carries")
+        object.__setattr__(self, "encode_options", MappingProxyType(dict(self.encode_options)))
+
+    @property
+    def extension(self) -> str:
+        return self.extensions[0]
+
+
+_FORMATS: dict[str, MediaFormat] = {}
+_LOOKUP: dict[str, MediaFormat] = {}  # name, MIME type and each extension, with and without dot
+_EXTENSION_NAMES: dict[str, str] = {}  # ".jpg" -> "jpeg"
+
+
+def register_format(fmt: MediaFormat) -> MediaFormat:
+    """Add ``fmt`` to the table; its name, MIME type and extensions must be new."""
+    keys = {fmt.name, fmt.mime, *fmt.extensions, *(e[1:] for e in fmt.extensions)}
+    taken = sorted(k for k in keys if k in _LOOKUP and _LOOKUP[k] is not fmt)
+    if taken or fmt.name in _FORMATS:
+        raise ValueError(f"format {fmt.name!r}: already registered: {', '.join(taken) or fmt.name}")
+    _FORMATS[fmt.name] = fmt
+    _LOOKUP.update(dict.fromkeys(keys, fmt))
+    _EXTENSION_NAMES.update(dict.fromkeys(fmt.extensions, fmt.name))
+    return fmt
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") and b"<svg" in head
+
+
+def _looks_like_flac(data: bytes) -> bool:
+    """Also behind an ID3 tag: c2pa puts its manifest in one, in front of FLAC too."""
+    start = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10]))
+        start += 10 if data[5] & 0x10 else 0  # footer
+    return data[start:start + 4] == b"fLaC"
+
+
+def _looks_like_jxl(data: bytes) -> bool:
+    return data.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n"))
+
+
+# Registration order is the order users see in lists ("trustgen signs jpeg, png, webp").
+for _fmt in (
+    MediaFormat("jpeg", "image/jpeg", (".jpg", ".jpeg"), pillow="JPEG", can_decode=True,
+                can_encode=True, can_sign=True, carries_c2pa=True, encode_mode="RGB",
+                encode_options={"quality": 95, "subsampling": 0, "optimize": False}),
+    MediaFormat("png", "image/png", (".png", ".apng"), pillow="PNG", can_decode=True,
+                can_encode=True, can_sign=True, carries_c2pa=True,
+                encode_options={"compress_level": 6}),
+    MediaFormat("webp", "image/webp", (".webp",), pillow="WEBP", can_decode=True,
+                can_encode=True, can_sign=True, carries_c2pa=True,
+                encode_options={"quality": 95, "method": 4}),
+    MediaFormat("gif", "image/gif", (".gif",), pillow="GIF", can_decode=True, carries_c2pa=True),
+    MediaFormat("tiff", "image/tiff", (".tif", ".tiff"), pillow="TIFF", can_decode=True,
+                carries_c2pa=True),
+    # a Pillow built without libavif leaves AVIF out of decoding and refuses it by name
+    MediaFormat("avif", "image/avif", (".avif",), pillow="AVIF", can_decode=True,
+                carries_c2pa=True),
+    # decoding HEIC would need the pillow-heif plugin
+    MediaFormat("heic", "image/heic", (".heic", ".heif"), carries_c2pa=True),
+    MediaFormat("jxl", "image/jxl", (".jxl",), carries_c2pa=True, sniff=_looks_like_jxl),
+    MediaFormat("dng", "image/dng", (".dng",), carries_c2pa=True),  # its bytes say TIFF
+    MediaFormat("svg", "image/svg+xml", (".svg",), carries_c2pa=True, sniff=_looks_like_svg),
+    MediaFormat("bmp", "image/bmp", (".bmp",), pillow="BMP", can_decode=True),
+    MediaFormat("psd", "image/vnd.adobe.photoshop", (".psd",), pillow="PSD", can_decode=True),
+    MediaFormat("mp4", "video/mp4", (".mp4", ".m4v"), kind="video", carries_c2pa=True),
+    MediaFormat("mov", "video/quicktime", (".mov",), kind="video", carries_c2pa=True),
+    MediaFormat("avi", "video/x-msvideo", (".avi",), kind="video", carries_c2pa=True),
+    MediaFormat("m4a", "audio/mp4", (".m4a",), kind="audio", carries_c2pa=True),
+    MediaFormat("wav", "audio/wav", (".wav",), kind="audio", carries_c2pa=True),
+    MediaFormat("mp3", "audio/mpeg", (".mp3",), kind="audio", carries_c2pa=True),
+    MediaFormat("flac", "audio/flac", (".flac",), kind="audio", carries_c2pa=True,
+                sniff=_looks_like_flac),
+    MediaFormat("pdf", "application/pdf", (".pdf",), kind="document", carries_c2pa=True),
+):
+    register_format(_fmt)
+del _fmt
+
+
+def formats(**where: Any) -> tuple[MediaFormat, ...]:
+    """The registered formats whose attributes equal ``where``, e.g. ``formats(can_sign=True)``."""
+    return tuple(f for f in _FORMATS.values() if all(getattr(f, k) == v for k, v in where.items()))
+
+
+def extensions(**where: Any) -> frozenset[str]:
+    """Every extension of ``formats(**where)``; ``extensions(can_decode=True)`` finds images."""
+    return frozenset(e for f in formats(**where) for e in f.extensions)
+
+
+def encodable_formats() -> tuple[str, ...]:
+    return tuple(f.name for f in formats(can_encode=True))
+
+
+def signable_formats() -> tuple[str, ...]:
+    return tuple(f.name for f in formats(can_sign=True))
+
+
+def lookup(name: str | None) -> MediaFormat | None:
+    """A format by name, extension (``jpg``, ``.tif``) or MIME type; None if unknown."""
+    return _LOOKUP.get(name.strip().lower()) if name else None
+
+
+def get_format(name: str) -> MediaFormat:
+    """``lookup`` that raises ``InputError`` for an unknown format."""
+    fmt = lookup(name)
+    if fmt is None:
+        raise InputError(f"unknown format {name!r}")
+    return fmt
+
+
+def writable_format(name: str) -> MediaFormat:
+    """The format ``encode_image`` writes for ``name``, or an ``InputError`` naming it."""
+    fmt = lookup(name)
+    if fmt is None or not fmt.can_encode:
+        what = f"{fmt.name} files" if fmt else f"format {name!r}"
+        raise InputError(f"cannot write {what}; trustgen writes {', '.join(encodable_formats())}")
+    return fmt
+
+
+def format_for_path(path: str | os.PathLike) -> str | None:
+    return _EXTENSION_NAMES.get(Path(path).suffix.lower())
+
+
+def extension_for(fmt: str) -> str:
+    return get_format(fmt).extension
+
+
+def mime_for(fmt: str) -> str:
+    return get_format(fmt).mime
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file read once: its bytes, its format (sniffed, else from the extension), and its
+    SHA-256, hashed on first use and then kept."""
+
+    path: Path
+    data: bytes = field(repr=False)
+    format: str | None
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        return sha256_hex(self.data)
+
+
+def load(path: str | os.PathLike) -> MediaFile:
+    """Read ``path`` once (``InputError`` if it cannot be) and name its format."""
+    data = read_file(path)
+    return MediaFile(Path(path), data, sniff_format(data) or format_for_path(path))
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """Read a whole input file, turning every OS failure into one ``InputError``."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", path=p)
+    if p.is_dir():
+        raise InputError("is a directory, not an image file", path=p)
+    try:
+        return p.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror or err}", path=p) from None
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format from the file's first bytes, whatever its extension says: a format's own
+    ``sniff`` first, else ``filetype``, which tells the binary containers (ISO-BMFF brands too)."""
+    import filetype
+
+    own = next((f.name for f in _FORMATS.values() if f.sniff and f.sniff(data)), None)
+    if own is not None:
+        return own
+    kind = filetype.guess(data)
+    return None if kind is None else _EXTENSION_NAMES.get("." + kind.extension)
+
+
+def _pillow_decoders() -> list[str]:
+    """Pillow plugins for the table's decodable formats, those this Pillow has: no other plugin
+    sees untrusted input (EPS would run Ghostscript)."""
+    from PIL import Image
+
+    Image.init()
+    return [f.pillow for f in formats(can_decode=True) if f.pillow in Image.OPEN]
+
+
+@contextlib.contextmanager
+def _opened(data: bytes, path: str | os.PathLike | None):
+    """The image opened lazily, under the pixel limit; any decoding failure in the body
+    becomes one ``InputError`` naming ``path``."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InputError("empty file (0 bytes)", path=path)
+    try:
+        with Image.open(io.BytesIO(data), formats=_pillow_decoders()) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise InputError(
+                    f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
+                    path=path,
+                )
+            yield img
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        fmt = sniff_format(data)
+        what = f"{fmt} is not a decodable raster format here" if fmt else "not an image file"
+        raise InputError(what, path=path) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(f"cannot decode image: {err}", path=path) from None
+
+
+def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
+    """Check that an image is whole without a full decode (what signing needs: c2pa hashes the
+    bytes, so decoding every pixel would only cost time). Raises ``InputError``."""
+    with _opened(data, path) as img:
+        if img.format != "JPEG":
+            img.verify()  # chunk structure and CRCs, no pixel decoding
+            return
+        # entropy-coded data never holds a marker, so an end-of-image marker after the last
+        # start-of-scan means the file is whole; else decode at 1/8 scale, which reads every byte
+        if data.endswith(b"\xff\xd9"):
+            return
+        last_scan = data.rfind(b"\xff\xda")  # trailing data after the end marker (rare)
+        if last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0:
+            img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
+
+
+def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
+    """Decode and fully load an image, applying EXIF orientation.
+
+    Loading (not just opening) here means a truncated file fails now, with the file's name,
+    instead of deep inside a watermark decoder.
+    """
+    from PIL import ImageOps
+
+    with _opened(data, path) as img:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        img.load()
+        return img
+
+
+def encode_image(image, fmt: str, *, quality: int = 95) -> bytes:
+    """Encode a PIL image as ``fmt`` (``InputError`` if trustgen does not write it); lossy
+    formats at high quality so the watermark survives the first save."""
+    target = writable_format(fmt)
+    options = dict(target.encode_options)
+    if "quality" in options:
+        options["quality"] = quality
+    if target.encode_mode and image.mode != target.encode_mode:
+        image = image.convert(target.encode_mode)
+    buf = io.BytesIO()
+    image.save(buf, target.pillow, **options)
+    return buf.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_writable(path: str | os.PathLike, *, overwrite: bool) -> Path:
+    """Fail early, before expensive work, if writing ``path`` would clobber or cannot succeed."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError("already exists; pass --overwrite to replace it", path=p)
+    if p.exists() and p.is_dir():
+        raise InputError("output path is a directory", path=p)
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write here: {folder} is not a folder", path=p)
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write here: {folder} is not writable", path=p)
+    return p
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    Without ``overwrite`` the final step is a hard link, which fails if ``path`` appeared in
+    the meantime, so a concurrent writer is never clobbered either.
+    """
+    p = check_writable(path, overwrite=overwrite)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    except OSError as err:
+        raise InputError(f"cannot write: {err.strerror or err}", path=p) from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+        except OSError as err:  # disk full, quota: nothing half-written stays behind
+            raise InputError(f"cannot write: {err.strerror or err}", path=p) from None
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            try:
+                os.link(tmp, p)
+            except FileExistsError:
+                raise OutputExistsError(
+                    "already exists; pass --overwrite to replace it", path=p
+                ) from None
+            except OSError:  # filesystems without hard links
+                if p.exists():
+                    raise OutputExistsError(
+                        "already exists; pass --overwrite to replace it", path=p
+                    ) from None
+                os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
