@@ -5,7 +5,6 @@ These imports are light (torch, diffusers and c2pa load inside the functions tha
 the function must win over its submodule of the same name.
 """
 
-from . import watermark
 from ._version import __version__
 from .credentials import Identity, TrustConfig, callback_signer, load_signer, sign_image
 from .errors import TrustgenError
@@ -13,6 +12,15 @@ from .evidence import Evidence, Reason, Verdict
 from .generate import TrustedPipeline
 from .policy import Policy
 from .verify import Verifier, verify
+
+
+def __getattr__(name: str):
+    """``trustgen.watermark`` on first use: it loads numpy, which ``trustgen --help`` never needs."""
+    if name == "watermark":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.watermark")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Evidence", "Identity", "Policy", "Reason", "TrustConfig", "TrustedPipeline", "TrustgenError",

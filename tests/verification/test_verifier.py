@@ -323,3 +323,23 @@ def test_ekus_explicit_then_policy_then_default(identity, tmp_path):
     # anchors alone (--trust-anchors without --trust-config) leave the policy's list in force
     anchors_only = TrustConfig.from_files([identity.root_path])
     assert Verifier(path, trust=anchors_only, detector=False).trust.accepted_ekus == ("1.3.6.1.5.5.7.3.4",)
+
+
+@pytest.mark.parametrize("keys, why", [([b"short"], "at least 16"), (["a text key" * 3], "not bytes")])
+def test_a_bad_watermark_key_fails_when_the_verifier_is_built(identity, keys, why):
+    """Bug: a bad key was caught per image and reported as "The watermark was not checked"."""
+    with pytest.raises(trustgen.errors.WatermarkError, match=why):
+        Verifier("default", detector=False, watermark_keys=keys)
+
+
+def test_a_small_image_is_not_applicable_not_an_error(identity):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (90, 120, 30)).save(buf, "PNG")
+    verdict = Verifier("default", detector=False).verify_bytes(buf.getvalue())
+    assert verdict.label == "no-evidence"
+    assert verdict.evidence.watermark.schemes_checked == ()
+    assert "watermark.not-applicable" in [r.code for r in verdict.reasons]

@@ -21,7 +21,7 @@ from .registry import (WatermarkScheme, check_schemes, get_scheme, list_schemes,
                        register_scheme)
 
 # Importing a scheme's module registers it; this order is SCHEMES' (it breaks ties in detect).
-from . import tiled, dwtdct, dwtdctsvd, rivagan, sdxl  # noqa: F401, I001
+from . import tiled, dwtdct, rivagan, sdxl  # noqa: F401, I001
 
 __all__ = [
     "DEFAULT_SCHEME", "DETECT_SCHEMES", "FALSE_ALARM", "MIN_SIDE", "PUBLIC_KEY", "SCHEMES",
