@@ -109,7 +109,7 @@ def signal_costs(verifier, images) -> dict:
         t1 = time.perf_counter()
         image = decode_image(data).convert("RGB")
         t2 = time.perf_counter()
-        detect(image, keys=verifier.watermark_keys, schemes=verifier.watermark_schemes)
+        detect(image, keys=verifier.watermark_keys, schemes=verifier.policy.gather.watermark_schemes)
         t3 = time.perf_counter()
         verifier.detector.predict_proba([image])
         t4 = time.perf_counter()

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import InputError, OutputExistsError
 
@@ -323,9 +323,19 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_writable(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Fail early, before expensive work, if writing ``path`` would clobber or cannot succeed."""
+def check_writable(path: str | os.PathLike, *, overwrite: bool,
+                   inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Fail early, before expensive work, if writing ``path`` would clobber or cannot succeed.
+
+    ``path`` is never one of ``inputs`` (the same file under any name), even with ``overwrite``:
+    inputs are only ever read.
+    """
     p = Path(path)
+    for src in inputs:
+        src = Path(src)
+        same = p.exists() and src.exists() and os.path.samefile(p, src)
+        if same or p.absolute() == src.absolute():
+            raise InputError("output would overwrite an input; choose another output path", path=p)
     if p.exists() and not overwrite:
         raise OutputExistsError("already exists; pass --overwrite to replace it", path=p)
     if p.exists() and p.is_dir():

@@ -80,7 +80,7 @@ def test_refusals_exit_2_and_leave_files_alone(photo, identity, tmp_path):
     out = tmp_path / "out.jpg"
     for extra in ((), ("--overwrite",)):
         same = run("sign", photo, "-o", photo, "--source-type", "digitalCapture", *extra)
-        assert same.exit_code == 2 and "would overwrite the input" in same.stderr
+        assert same.exit_code == 2 and "would overwrite an input" in same.stderr
 
     psd = tmp_path / "layers.psd"
     psd.write_bytes(b"8BPS" + b"\0" * 100)

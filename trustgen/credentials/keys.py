@@ -97,6 +97,7 @@ def load_signer(
 
 def load_private_key(key_path: str | os.PathLike, *, passphrase: str | None = None):
     """A PEM private key, decrypted with ``passphrase`` else ``$TRUSTGEN_KEY_PASSPHRASE``."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     key_data = _read(key_path, "private key")
@@ -116,7 +117,7 @@ def load_private_key(key_path: str | os.PathLike, *, passphrase: str | None = No
     except ValueError:
         what = "wrong passphrase, or " if passphrase is not None else ""
         raise SigningError(f"{what}not a PEM private key c2pa can use", path=key_path) from None
-    except Exception as err:  # cryptography raises UnsupportedAlgorithm for odd keys
+    except UnsupportedAlgorithm as err:
         raise SigningError(f"cannot load private key: {err}", path=key_path) from None
 
 

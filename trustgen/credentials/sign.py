@@ -200,10 +200,7 @@ def sign_image(
 def check_sign_paths(input_path: str | os.PathLike, output_path: str | os.PathLike, *,
                      overwrite: bool) -> None:
     """Refuse OUTPUT before any work: never INPUT itself, never an existing file unasked."""
-    src, dst = Path(input_path), Path(output_path)
-    if dst == src or (dst.exists() and src.exists() and dst.resolve() == src.resolve()):
-        raise InputError("output would overwrite the input; choose another output path", path=dst)
-    check_writable(dst, overwrite=overwrite)
+    check_writable(output_path, overwrite=overwrite, inputs=[input_path])
 
 
 def sign_file(
