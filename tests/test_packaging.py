@@ -30,3 +30,27 @@ def test_every_code_package_and_weight_folder_is_listed():
     assert config["package-dir"]["trustgen.policies"] == "policies"
     assert sorted(p.stem for p in (REPO / "policies").glob("*.toml")) == [
         "default", "moderation", "newsroom", "strict"]
+
+
+def test_package_data_ships_the_schema_templates_and_typing_marker():
+    import fnmatch
+
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    files = [p.relative_to(REPO) for p in (REPO / "trustgen").rglob("*")
+             if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+             and "models" not in p.parts]
+    names = {f.as_posix() for f in files}
+    assert {"trustgen/py.typed", "trustgen/verdict.schema.json"} <= names
+    assert any(n.startswith("trustgen/templates/") for n in names)
+    missing = [f for f in files if not any(
+        fnmatch.fnmatch(f.name, g) for g in data.get(".".join(f.parent.parts), ()))]
+    assert missing == []
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "trustgen", "--version"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("trustgen, version")

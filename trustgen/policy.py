@@ -128,7 +128,10 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str, Path | None]:
 
 
 def _parse(text: str, source: str, base: Path | None) -> Policy:
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     from . import watermark
     from .credentials.trust import TrustConfig
