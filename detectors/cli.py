@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from trustgen.cli._render import error_line, json_line, table
+from trustgen.cli._render import echo, error_line, json_line, table
 from trustgen.errors import InputError, TrustgenError
 
 
@@ -78,7 +78,7 @@ def eval_command(data, checkpoint, out, reps, as_json, threads):
                              "run `python -m detectors.data` first", path=data)
     _set_threads(threads)
     det = SyntheticImageDetector.load(checkpoint)
-    report = run(det, data, out, reps=reps, log=lambda m: click.echo(m, err=True))
+    report = run(det, data, out, reps=reps, log=lambda m: echo(m, err=True))
     if as_json:
         json_line(report)
         return
@@ -128,7 +128,7 @@ def train_command(real_dir, fake_dir, out, steps, batch_size, input_size, lr, ca
 
     _set_threads(threads)
     det = train_folders(real_dir, fake_dir, out, calib_fraction=calib_fraction,
-                        overwrite=overwrite, log=lambda m: click.echo(m, err=True),
+                        overwrite=overwrite, log=lambda m: echo(m, err=True),
                         steps=steps, batch_size=batch_size, input_size=input_size, lr=lr,
                         pretrained="imagenet" if pretrained else None, model_id=model_id)
-    click.echo(f"wrote {out} ({det.model_id}, threshold {det.threshold_:.4f})")
+    echo(f"wrote {out} ({det.model_id}, threshold {det.threshold_:.4f})")

@@ -149,15 +149,24 @@ class SyntheticImageDetector:
 
     # -- preprocessing ---------------------------------------------------------------------
     def _crops(self, image) -> np.ndarray:
-        """(crop_grid**2, S, S, 3) uint8 crops of one image at native resolution."""
-        a = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        """(crop_grid**2, S, S, 3) uint8 crops of one image at native resolution.
+
+        Each crop is cut from the image and only then converted and padded, so the cost is the
+        crops', whatever the image's size or shape (padding a 1 x 16,000,000 image first took
+        7 GB); the pixels are those of padding the whole image and cropping it.
+        """
         s = self.input_size
-        a = _pad_to(a, s)
-        h, w = a.shape[:2]
+        w, h = image.size
         g = self.crop_grid
-        ys = [(h - s) // 2] if g == 1 else np.linspace(0, h - s, g).astype(int)
-        xs = [(w - s) // 2] if g == 1 else np.linspace(0, w - s, g).astype(int)
-        return np.stack([a[y:y + s, x:x + s] for y in ys for x in xs])
+        ys = [(max(h, s) - s) // 2] if g == 1 else np.linspace(0, max(h, s) - s, g).astype(int)
+        xs = [(max(w, s) - s) // 2] if g == 1 else np.linspace(0, max(w, s) - s, g).astype(int)
+        crops = []
+        for y in ys:
+            for x in xs:
+                crop = image.crop((int(x), int(y), min(w, int(x) + s), min(h, int(y) + s)))
+                crops.append(_pad_to(np.asarray(crop.convert("RGB") if crop.mode != "RGB"
+                                                else crop), s))
+        return np.stack(crops)
 
     def _tensor(self, crops: np.ndarray):
         torch, _ = _torch()

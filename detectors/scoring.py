@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from trustgen.errors import TrustgenError
+from trustgen.errors import TrustgenError, file_error
 from trustgen.evidence import DetectorEvidence
 
 from .folders import open_image
@@ -15,9 +15,9 @@ from .model import BATCH, CLASS_NAMES, SyntheticImageDetector
 def score_files(paths: Iterable, checkpoint=None
                 ) -> Iterator[tuple[Path, DetectorEvidence | TrustgenError]]:
     """``(path, evidence)`` for each file in order, or ``(path, error)`` for one that cannot be
-    read or decoded, so one bad file never stops the run. Files are decoded ``BATCH`` at a time
-    to bound memory. ``checkpoint``: a detector file instead of the shipped one; a bad one
-    raises before anything is yielded."""
+    read or decoded, whatever its decoder raised, so one bad file never stops the run. Files
+    are decoded ``BATCH`` at a time to bound memory. ``checkpoint``: a detector file instead
+    of the shipped one; a bad one raises before anything is yielded."""
     det = SyntheticImageDetector.load(checkpoint)
     paths = [Path(p) for p in paths]
     for start in range(0, len(paths), BATCH):
@@ -25,8 +25,8 @@ def score_files(paths: Iterable, checkpoint=None
         for path in paths[start:start + BATCH]:
             try:
                 decoded.append((path, open_image(path)))
-            except TrustgenError as err:
-                decoded.append((path, err))
+            except Exception as err:  # noqa: BLE001 - see the docstring
+                decoded.append((path, file_error(err, path, "decoding")))
         images = [img for _, img in decoded if not isinstance(img, TrustgenError)]
         probs = iter(det.predict_proba(images)[:, 1])
         for path, img in decoded:

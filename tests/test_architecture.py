@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "trustgen"
 LAYERS = {
     "errors": set(),
     "_version": set(),
+    "display": set(),
     "evidence": {"errors"},
     "labels": {"evidence"},
     "media": {"errors", "evidence"},

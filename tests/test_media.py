@@ -316,3 +316,32 @@ def test_importing_media_loads_neither_pillow_nor_the_sniffer():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).parent)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize("name", [f.name for f in media.formats() if f.pixels_per_byte])
+def test_the_bytes_bound_admits_the_most_compressible_real_file(name):
+    """``pixels_per_byte`` refuses header bombs and admits every real file, down to the flattest:
+    one grey level, progressive, optimised tables, the smallest Pillow writes."""
+    fmt = media.get_format(name)
+    buf = io.BytesIO()
+    Image.new("L", (2048, 2048), 128).save(buf, fmt.pillow, quality=1, optimize=True,
+                                           progressive=True)
+    media.probe_image(buf.getvalue())  # 251 pixels a byte for JPEG; the bound is 512
+
+
+def test_read_file_reads_regular_files_only(tmp_path):
+    import socket
+
+    with pytest.raises(InputError, match="is a directory, not an image file"):
+        media.read_file(tmp_path)
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "s"))
+        with pytest.raises(InputError, match="s: is a socket, not a regular file"):
+            media.read_file(tmp_path / "s")
+    finally:
+        sock.close()
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "photo.png")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    assert media.read_file(link) == b"\x89PNG"  # a link to a regular file is read

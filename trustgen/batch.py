@@ -9,6 +9,7 @@ read and hashed once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .errors import InputError
+from .errors import InputError, file_error
 from .evidence import Verdict
 from .media import extensions, load, sha256_hex
 
@@ -52,22 +53,40 @@ def cache_path(jsonl: str | os.PathLike) -> Path:
 
 
 class VerdictCache:
-    """Verdicts by (verifier fingerprint, content hash), persisted as JSON lines."""
+    """Verdicts by (verifier fingerprint, content hash), persisted as JSON lines.
+
+    A line that cannot be read (another tool's bytes, an unparsable record) only costs its
+    file a new verification; ``skipped`` counts them. A last line cut short by a killed run is
+    dropped before the next verdict is appended, so it cannot swallow that one.
+    """
 
     def __init__(self, path: str | os.PathLike, fingerprint: str):
         self.path = Path(path)
         self.fingerprint = fingerprint
+        self.skipped = 0
         self._lock = threading.Lock()
         self._verdicts: dict[str, Verdict] = {}
-        if self.path.is_file():
-            with open(self.path, encoding="utf-8") as fh:
+        self._cut_at = None  # where a cut-short last line starts
+        if not self.path.is_file():
+            return
+        try:
+            with open(self.path, "rb") as fh:
                 for line in fh:
-                    try:
-                        entry = json.loads(line)
-                        if entry.get("fingerprint") == fingerprint:
-                            self._verdicts[entry["sha256"]] = Verdict.from_dict(entry["verdict"])
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        continue  # a cut-short last line, or a record of another schema version
+                    if not line.endswith(b"\n"):
+                        self._cut_at = fh.tell() - len(line)
+                    elif line.strip():
+                        self._read(line)
+        except OSError as err:
+            raise InputError(f"cannot read the resume cache: {err.strerror or err}",
+                             path=self.path) from None
+
+    def _read(self, line: bytes) -> None:
+        try:
+            entry = json.loads(line)
+            if entry.get("fingerprint") == self.fingerprint:
+                self._verdicts[entry["sha256"]] = Verdict.from_dict(entry["verdict"])
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.skipped += 1  # not UTF-8, not JSON, nested past the parser, another schema
 
     def __len__(self) -> int:
         return len(self._verdicts)
@@ -77,12 +96,34 @@ class VerdictCache:
         return self._verdicts.get(key)
 
     def put(self, key: str, verdict: Verdict) -> None:
+        """Append one verdict. A failed write (a full disk) names the cache and takes back what
+        it wrote, leaving no part line and no empty file."""
         line = json.dumps({"fingerprint": self.fingerprint, "sha256": key, "verdict": verdict.to_dict()})
+        data = (line + "\n").encode()
         with self._lock:
             self._verdicts[key] = verdict
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            fd, start = None, 0
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if self._cut_at is not None:
+                    os.ftruncate(fd, self._cut_at)
+                    self._cut_at = None
+                start = os.fstat(fd).st_size
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as err:
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                        if start == 0:
+                            self.path.unlink()
+                raise InputError(f"cannot write the resume cache: {err.strerror or err}",
+                                 path=self.path) from None
+            finally:
+                if fd is not None:
+                    os.close(fd)
 
 
 def verify_batch(
@@ -102,8 +143,8 @@ def verify_batch(
             return verifier.error(path, f"{path}: folder holds no image files"), False
         try:
             media = load(path)
-        except InputError as err:
-            return verifier.error(path, str(err)), False
+        except Exception as err:  # noqa: BLE001 - one file's failure is its own row
+            return verifier.error(path, str(file_error(err, path))), False
         key = media.sha256 if detached_sha is None else f"{media.sha256}+{detached_sha}"
         cached = cache.get(key) if cache is not None else None
         if cached is not None:
@@ -126,10 +167,12 @@ def verify_batch(
 
 @dataclass
 class BatchSummary:
-    """What a batch run found: every verdict in input order, and how many came from the cache."""
+    """What a batch run found: every verdict in input order, how many came from the cache,
+    and how many of the cache's lines could not be read."""
 
     verdicts: list[Verdict] = field(default_factory=list)
     from_cache: int = 0
+    cache_skipped: int = 0
 
     @property
     def errors(self) -> int:
@@ -164,7 +207,7 @@ def verify_files(
     cache = None
     if jsonl is not None and use_cache:
         cache = VerdictCache(cache_path(jsonl), verifier.fingerprint)
-    summary = BatchSummary()
+    summary = BatchSummary(cache_skipped=cache.skipped if cache is not None else 0)
     for verdict, cached in verify_batch(inputs, verifier, workers=workers, cache=cache,
                                         detached=detached):
         summary.verdicts.append(verdict)

@@ -49,3 +49,16 @@ class DependencyError(TrustgenError):
 def one_line(err: BaseException) -> str:
     """An exception's text folded onto one line (c2pa's messages span several)."""
     return " ".join(str(err).split())
+
+
+def file_error(err: Exception, path, what: str = "reading") -> TrustgenError:
+    """Any failure on one file as that file's one-line error: trustgen's own as it is (named
+    for the file), anything else from a reader or decoder as "``what`` crashed" with its type.
+
+    A batch, a worker or a command over many files turns each file's failure into its row
+    with this and goes on; the type in the message keeps an unexpected one visible as a bug.
+    """
+    if isinstance(err, TrustgenError):
+        return err if err.path or path is None else type(err)(err.message, path=path)
+    why = ": ".join(filter(None, (type(err).__name__, one_line(err))))
+    return InputError(f"{what} crashed: {why}", path=None if path is None else str(path))

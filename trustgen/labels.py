@@ -74,6 +74,7 @@ REASONS: dict[str, str] = {
     "c2pa.error": "Content credentials are present but cannot be validated ({what}).",
     "c2pa.untrusted": "Content credentials are intact but the signer{signer} is not trusted by this "
                       "policy{claim}.",
+    "c2pa.signer-refused": "trustgen refuses this signer: {why}.",
     "c2pa.remote": "Content credentials are stored at a remote URL that was not fetched "
                    "(allow_remote is off).",
     "c2pa.absent": "No content credentials.",

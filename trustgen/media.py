@@ -6,7 +6,8 @@ folder discovery, what c2pa may sign) is derived from it, so adding a format is 
 ``register_format`` call plus a sample in tests/test_media.py.
 
 Every file trustgen reads goes through ``read_file`` and ``decode_image`` so that a missing path,
-a directory, a truncated file or a decompression bomb becomes one ``InputError`` naming the file.
+a directory, a FIFO, a truncated file or a decompression bomb becomes one ``InputError`` naming
+the file, and what one input may cost is bounded by one record, ``Budget`` (see there).
 Every file trustgen writes goes through ``atomic_write``: a temporary file in the target folder,
 then a rename, so an interrupted run never leaves a half-written image and nothing is overwritten
 unless asked.
@@ -16,10 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import hashlib
 import io
 import os
+import stat
+import struct
 import tempfile
+import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -27,8 +33,52 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import InputError, OutputExistsError
 
-#: Largest image decoded, in pixels (Pillow's own bomb limit is 89 M; 8k x 8k is plenty here).
+#: Largest image decoded by default, in pixels (8k x 8k; Pillow's own bomb limit is 89 M).
 MAX_PIXELS = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one input may cost; past a limit the file is refused with an ``InputError`` naming
+    the limit (an ``error`` verdict in ``verify``), before the expensive work.
+
+    With the defaults every file costs under 1 GB of memory above an idle process, through
+    ``Verifier.verify_bytes`` (detector on, under 3 s on two cores) and ``watermark embed``
+    (``benchmarks/hostile_inputs.py``: the audit's bombs, huge headers, extreme aspect ratios
+    and images at the limits). Within them the work is bounded by design: the detector
+    reads a fixed number of crops, the watermark code works a band of rows at a time, and
+    trustgen's own reader on its small working grid. Change it with ``set_budget``.
+    """
+
+    #: Largest file ``read_file`` reads (videos larger than this cannot be verified).
+    max_file_bytes: int = 256 * 1024 * 1024
+    #: Largest image decoded, width x height; a format's ``decode_cost`` divides it.
+    max_pixels: int = MAX_PIXELS
+    #: Longest side over shortest side: a 1 x 60,000,000 PNG is 116 KB, and every
+    #: per-row or per-column cost (padding, the watermark's working grid) grows with the ratio.
+    #: Banners (8:1) and phone panoramas (up to about 10:1) are well inside.
+    max_aspect: int = 50
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Budget.{name} must be a positive whole number, not {value!r}")
+
+
+_BUDGET = Budget()
+
+
+def budget() -> Budget:
+    """The budget every read and decode in this process is held to."""
+    return _BUDGET
+
+
+def set_budget(new: Budget) -> Budget:
+    """Hold every later read and decode in this process to ``new``; returns the previous one."""
+    global _BUDGET
+    old, _BUDGET = _BUDGET, new
+    return old
+
 
 KINDS = ("image", "video", "audio", "document")
 
@@ -51,6 +101,14 @@ class MediaFormat:
     encode_mode: str | None = None  # colour mode the encoder needs (JPEG has no alpha)
     #: For a format the sniffing library does not know or mistakes: does ``data`` look like one?
     sniff: Callable[[bytes], bool] | None = field(default=None, compare=False)
+    #: Peak memory of Pillow's decoder over that of the decoded image; the pixel limit is
+    #: divided by it (measured at 8192 x 8192: 1 for JPEG, PNG, TIFF, BMP; libwebp's animation
+    #: decoder, the only one Pillow uses, holds two RGBA canvases and a copy of the frame: 4).
+    decode_cost: int = 1
+    #: The most pixels one byte of the file can describe, where the coding sets a bound: a
+    #: header claiming more is refused before decoding (a JPEG's Huffman coding spends at least
+    #: one bit on every 8 x 8 block: 512; arithmetic-coded JPEGs, which are rare, can beat it).
+    pixels_per_byte: int | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -107,19 +165,20 @@ def _looks_like_jxl(data: bytes) -> bool:
 for _fmt in (
     MediaFormat("jpeg", "image/jpeg", (".jpg", ".jpeg"), pillow="JPEG", can_decode=True,
                 can_encode=True, can_sign=True, carries_c2pa=True, encode_mode="RGB",
-                encode_options={"quality": 95, "subsampling": 0, "optimize": False}),
+                encode_options={"quality": 95, "subsampling": 0, "optimize": False},
+                pixels_per_byte=512),
     MediaFormat("png", "image/png", (".png", ".apng"), pillow="PNG", can_decode=True,
                 can_encode=True, can_sign=True, carries_c2pa=True,
                 encode_options={"compress_level": 6}),
     MediaFormat("webp", "image/webp", (".webp",), pillow="WEBP", can_decode=True,
                 can_encode=True, can_sign=True, carries_c2pa=True,
-                encode_options={"quality": 95, "method": 4}),
+                encode_options={"quality": 95, "method": 4}, decode_cost=4),
     MediaFormat("gif", "image/gif", (".gif",), pillow="GIF", can_decode=True, carries_c2pa=True),
     MediaFormat("tiff", "image/tiff", (".tif", ".tiff"), pillow="TIFF", can_decode=True,
                 carries_c2pa=True),
     # a Pillow built without libavif leaves AVIF out of decoding and refuses it by name
     MediaFormat("avif", "image/avif", (".avif",), pillow="AVIF", can_decode=True,
-                carries_c2pa=True),
+                carries_c2pa=True, decode_cost=2),  # 2.3 at 8192 x 8192
     # decoding HEIC would need the pillow-heif plugin
     MediaFormat("heic", "image/heic", (".heic", ".heif"), carries_c2pa=True),
     MediaFormat("jxl", "image/jxl", (".jxl",), carries_c2pa=True, sniff=_looks_like_jxl),
@@ -214,16 +273,52 @@ def load(path: str | os.PathLike) -> MediaFile:
 
 
 def read_file(path: str | os.PathLike) -> bytes:
-    """Read a whole input file, turning every OS failure into one ``InputError``."""
+    """Read a whole input file, turning every OS failure into one ``InputError``.
+
+    Only regular files are read, and none over ``Budget.max_file_bytes``: a FIFO would block
+    forever and ``/dev/zero`` never ends. The file is opened non-blocking (a FIFO opens at once)
+    and checked on its descriptor, so it cannot be swapped for something else in between.
+    """
     p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", path=p)
-    if p.is_dir():
-        raise InputError("is a directory, not an image file", path=p)
+    limit = _BUDGET.max_file_bytes
     try:
-        return p.read_bytes()
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise InputError("no such file", path=p) from None
+    except OSError as err:  # a socket cannot be opened; a directory, on some systems
+        kind = _not_regular(p.stat().st_mode) if p.exists() else None
+        raise InputError(kind or f"cannot read: {err.strerror or err}", path=p) from None
+    try:
+        st = os.fstat(fd)
+        kind = _not_regular(st.st_mode)
+        if kind:
+            raise InputError(kind, path=p)
+        if st.st_size > limit:
+            raise InputError(f"file is {_size(st.st_size)}, over the {_size(limit)} limit", path=p)
+        with open(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)  # the file may grow while it is read
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror or err}", path=p) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise InputError(f"file is over the {_size(limit)} limit", path=p)
+    return data
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not read, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an image file"
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"is {kind}, not a regular file"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -249,33 +344,92 @@ def _pillow_decoders() -> list[str]:
 
 @contextlib.contextmanager
 def _opened(data: bytes, path: str | os.PathLike | None):
-    """The image opened lazily, under the pixel limit; any decoding failure in the body
-    becomes one ``InputError`` naming ``path``."""
+    """The image opened lazily, within the budget (``_check_budget``); any decoding failure
+    in the body becomes one ``InputError`` naming ``path``."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise InputError("empty file (0 bytes)", path=path)
+    fmt = lookup(sniff_format(data))
+    if fmt is not None and fmt.name == "png":
+        data = _without_broken_ancillary_chunks(data)
     try:
         with Image.open(io.BytesIO(data), formats=_pillow_decoders()) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise InputError(
-                    f"image is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit",
-                    path=path,
-                )
+            _check_budget(img.width, img.height, len(data), fmt, path)
             yield img
     except InputError:
         raise
     except UnidentifiedImageError:
-        fmt = sniff_format(data)
-        what = f"{fmt} is not a decodable raster format here" if fmt else "not an image file"
+        if fmt is not None and fmt.pillow in _pillow_decoders():
+            what = f"cannot decode image: not a valid {fmt.name} file"
+        elif fmt is not None:
+            what = f"{fmt.name} is not a decodable raster format here"
+        else:
+            what = "not an image file"
         raise InputError(what, path=path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError:
+        raise InputError(f"image is over the {_BUDGET.max_pixels} pixel limit", path=path) from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise InputError(f"cannot decode image: {err}", path=path) from None
+    except (ArithmeticError, LookupError, RuntimeError, TypeError, struct.error, EOFError) as err:
+        # Pillow's plugins on hostile bytes (PSD sizes, AVIF planes, TIFF rationals, a PNG
+        # without IDAT in verify): still the file's fault, so still one line naming it
+        raise InputError(f"cannot decode image: {type(err).__name__}: {err}", path=path) from None
+
+
+def _check_budget(width: int, height: int, size: int, fmt: MediaFormat | None,
+                  path: str | os.PathLike | None) -> None:
+    """Refuse, from the header alone, an image whose decoding would exceed the budget, or whose
+    data cannot fill the image it claims."""
+    shape = f"image is {width}x{height}"
+    cost = fmt.decode_cost if fmt else 1
+    limit = _BUDGET.max_pixels // cost
+    if width * height > limit:
+        where = f" for {fmt.name}" if cost > 1 else ""
+        raise InputError(f"{shape}, over the {limit} pixel limit{where}", path=path)
+    ratio = _BUDGET.max_aspect
+    if max(width, height) > ratio * min(width, height):
+        raise InputError(f"{shape}: aspect ratio over the 1:{ratio} limit", path=path)
+    if fmt and fmt.pixels_per_byte and width * height > size * fmt.pixels_per_byte:
+        raise InputError(f"{shape}, more than its {size} bytes can hold (a {fmt.name} byte holds "
+                         f"at most {fmt.pixels_per_byte} pixels): a damaged or forged header",
+                         path=path)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _without_broken_ancillary_chunks(data: bytes) -> bytes:
+    """A PNG without its ancillary chunks (lower-case first letter: caBX, tEXt ...) whose CRC is
+    wrong. They hold no pixels, and Pillow refuses the whole file for one, so a damaged C2PA
+    manifest would hide the image; damaged critical chunks (IHDR, IDAT) are left to Pillow."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return data
+    view, pos, broken = memoryview(data), len(_PNG_SIGNATURE), []
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        if data[pos + 4] & 0x20:  # ancillary
+            (crc,) = struct.unpack_from(">I", data, end - 4)
+            if zlib.crc32(view[pos + 4:end - 4]) != crc:
+                broken.append((pos, end))
+        pos = end
+    if not broken:
+        return data
+    keep, start = [], 0
+    for begin, end in broken:
+        keep.append(view[start:begin])
+        start = end
+    keep.append(view[start:])
+    return b"".join(keep)
 
 
 def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
-    """Check that an image is whole without a full decode (what signing needs: c2pa hashes the
-    bytes, so decoding every pixel would only cost time). Raises ``InputError``."""
+    """Check that an image is whole, and within the budget, without a full decode (what signing
+    needs: c2pa hashes the bytes, so decoding every pixel would only cost time). Raises
+    ``InputError``."""
     with _opened(data, path) as img:
         if img.format != "JPEG":
             img.verify()  # chunk structure and CRCs, no pixel decoding
@@ -291,18 +445,46 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
 
 
 def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
-    """Decode and fully load an image, applying EXIF orientation.
+    """Decode and fully load an image, upright (``upright``).
 
     Loading (not just opening) here means a truncated file fails now, with the file's name,
     instead of deep inside a watermark decoder.
     """
-    from PIL import ImageOps
-
     with _opened(data, path) as img:
         img.load()
-        img = ImageOps.exif_transpose(img)
-        img.load()
-        return img
+        return upright(img)
+
+
+#: EXIF orientation tag.
+ORIENTATION = 0x0112
+
+
+def upright(image):
+    """``image`` as viewers show it: its EXIF orientation applied and removed (so applying this
+    twice is harmless), else ``image`` itself, not a copy. An EXIF block Pillow cannot parse
+    (junk in APP1) leaves the pixels as stored: their orientation is unknown, the pixels are not.
+    """
+    from PIL import ImageOps
+
+    try:
+        turned = image.getexif().get(ORIENTATION, 1) in range(2, 9)
+        return ImageOps.exif_transpose(image) if turned else image
+    except Exception:  # noqa: BLE001 - Pillow's EXIF parser on hostile bytes raises anything
+        return image
+
+
+def rgb_array(image):
+    """``image`` as a uint8 (H, W, 3) array, converted a band of rows at a time: ``np.asarray``
+    of a whole image holds two more copies of it while converting (+385 MB at 8192 x 8192)."""
+    import numpy as np
+
+    w, h = image.size
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(1, 2**18 // max(w, 1))  # about 256 K pixels a band
+    for y in range(0, h, rows):
+        band = image.crop((0, y, w, min(h, y + rows)))
+        out[y:y + band.height] = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
+    return out
 
 
 def encode_image(image, fmt: str, *, quality: int = 95) -> bytes:
@@ -350,15 +532,23 @@ def check_writable(path: str | os.PathLike, *, overwrite: bool,
     return p
 
 
+#: A temporary ``.NAME.XXXXXXXX.part`` beside a target older than this (seconds) was left by a
+#: killed write (no write takes an hour), and the next write to that target removes it.
+STALE_PART_AGE = 3600
+
+
 def atomic_write(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     Without ``overwrite`` the final step is a hard link, which fails if ``path`` appeared in
-    the meantime, so a concurrent writer is never clobbered either.
+    the meantime, so a concurrent writer is never clobbered either. The temporary file is
+    removed on any failure, an interrupt included; one that a killed process left behind is
+    removed by the next write to the same path once it is ``STALE_PART_AGE`` old.
     """
     p = check_writable(path, overwrite=overwrite)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(p)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     except OSError as err:
         raise InputError(f"cannot write: {err.strerror or err}", path=p) from None
@@ -391,3 +581,13 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, overwrite: bool = Fals
             os.unlink(tmp)
     return p
 
+
+def _remove_stale_parts(p: Path) -> None:
+    """Remove ``atomic_write``'s temporary files for ``p`` that a killed process left behind
+    (``mkstemp`` names: eight characters between the target's name and ``.part``)."""
+    now = time.time()
+    for stale in p.parent.glob(f".{glob.escape(p.name)}.{'?' * 8}.part"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            st = stale.lstat()
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_PART_AGE:
+                stale.unlink()

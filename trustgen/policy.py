@@ -42,6 +42,13 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
 _TABLES = {"trust", "watermark", "detector", "actions"}
 _OID = re.compile(r"^[0-2](\.\d+)+$")
 
+#: Policies are a few KB; a larger file is a mistake or an attack on the loader.
+MAX_POLICY_BYTES = 1 << 20
+#: Deepest nesting of arrays, tables and dotted keys a policy may use (they need 3): tomllib
+#: recurses on arrays and inline tables and slows down quadratically on long dotted keys.
+MAX_POLICY_NESTING = 32
+_STRUCTURE = re.compile(r"[\"'#\[\]{}.=,\n]")
+
 
 @dataclass(frozen=True)
 class Gather:
@@ -117,7 +124,11 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str, Path | None]:
         if not path.is_file():
             raise PolicyError("no such policy file", path=path)
         try:
-            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+            with path.open("rb") as fh:
+                data = fh.read(MAX_POLICY_BYTES + 1)
+            if len(data) > MAX_POLICY_BYTES:
+                raise PolicyError(f"policy file is larger than {MAX_POLICY_BYTES // 1024} KiB", path=path)
+            return data.decode("utf-8"), str(path), path.resolve().parent
         except (OSError, UnicodeDecodeError) as err:
             raise PolicyError(f"cannot read policy file: {err}", path=path) from None
     if not shipped:
@@ -136,6 +147,10 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
     from . import watermark
     from .credentials.trust import TrustConfig
 
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write; TOML forbids it
+    deep = _too_deep(text)
+    if deep:
+        raise _error(source, deep, None, f"invalid TOML: nested more than {MAX_POLICY_NESTING} levels deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -254,6 +269,55 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
     )
 
 
+def _too_deep(text: str) -> int | None:
+    """The line where arrays, tables and dotted keys nest past ``MAX_POLICY_NESTING``, outside
+    strings and comments; None if they never do. One linear pass, before tomllib sees the text."""
+    depth = dots = at = 0
+    while found := _STRUCTURE.search(text, at):
+        char, at = found.group(), found.end()
+        if char in "\"'":
+            at = _string_end(text, found.start())
+        elif char == "#":
+            at = _line_end(text, at)
+        elif char in "[{":
+            depth, dots = depth + 1, 0
+        elif char in "]}":
+            depth, dots = max(depth - 1, 0), 0
+        elif char == ".":
+            dots += 1  # a dotted key nests a level per dot; a value has at most one
+        else:
+            dots = 0
+        if depth + dots > MAX_POLICY_NESTING:
+            return text.count("\n", 0, found.start()) + 1
+    return None
+
+
+def _string_end(text: str, start: int) -> int:
+    """Where the TOML string opening at ``start`` ends (at its line's end if a one-line string
+    is not closed there: tomllib reports that)."""
+    quote = text[start]
+    multiline = text.startswith(quote * 3, start)
+    close, at = (quote * 3, start + 3) if multiline else (quote, start + 1)
+    limit = len(text) if multiline else _line_end(text, at)
+    while (end := text.find(close, at, limit)) >= 0:
+        escapes = end
+        while quote == '"' and escapes > at and text[escapes - 1] == "\\":
+            escapes -= 1
+        if (end - escapes) % 2:  # an escaped quote
+            at = end + 1
+            continue
+        run = len(close)
+        while multiline and run < 5 and text.startswith(quote, end + run):
+            run += 1  # up to two quotes end the content just before the closing three
+        return end + run
+    return limit
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end
+
+
 def _error(source: str, line: int | None, dotted: str | None, why: str) -> PolicyError:
     where = f"line {line}: " if line else ""
     what = f"field '{dotted}': " if dotted else ""
@@ -326,6 +390,8 @@ def classify(evidence: Evidence) -> tuple[str, list[Reason]]:
     elif m is not None and m.state == "valid":
         claim = f"; they claim {_declared(m)}" if m.digital_source_type or m.actions else ""
         reasons.append(reason("c2pa.untrusted", signer=_signer(m), claim=claim))
+        if m.reason:  # c2pa trusted the chain, but trustgen's own signer rules did not
+            reasons.append(reason("c2pa.signer-refused", why=m.reason))
     elif m is not None and m.state == "remote":
         reasons.append(reason("c2pa.remote"))
     if reasons:

@@ -2,8 +2,10 @@
 
 Each takes ``Verdict`` objects (a report rebuilt from a JSONL file or the batch cache goes
 through ``Verdict.from_dict`` first) and returns bytes; the caller writes them with
-``media.atomic_write``. The HTML page is a Jinja2 template (``templates/report.html.j2``),
-autoescaped so a hostile file name, signer or reason is shown as text; it is self-contained
+``media.atomic_write``. What a file says about itself goes through ``trustgen.display``: CSV
+cells cannot run as formulas, and no control character or undecodable byte of a name reaches
+a reader. The HTML page is a Jinja2 template (``templates/report.html.j2``), autoescaped so a
+hostile file name, signer or reason is shown as text; it is self-contained
 (inline CSS, script and thumbnails as data URIs), so it can be mailed or archived with a
 verification run and still open years later without a network.
 """
@@ -21,9 +23,10 @@ from functools import cache
 from typing import Iterable
 
 import jinja2
+import markupsafe
 
 from ._version import __version__
-from .errors import InputError
+from .display import csv_cell, safe_value
 from .evidence import Signer, Verdict
 from .labels import LABELS, Label
 from .media import decode_image, read_file
@@ -42,14 +45,15 @@ def render_jsonl(verdicts: Iterable[Verdict]) -> bytes:
 
 
 def render_csv(verdicts: Iterable[Verdict]) -> bytes:
-    """One row per verdict; an unchecked signal leaves its cells empty."""
+    """One row per verdict; an unchecked signal leaves its cells empty; text cells go through
+    ``display.csv_cell``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for v in verdicts:
         e = v.evidence
         c2pa, wm, det = e.c2pa, e.watermark, e.detector
-        writer.writerow([
+        writer.writerow(csv_cell(cell) for cell in [
             e.path, v.label, v.action, v.passed,
             c2pa and c2pa.state, c2pa and " ".join(c2pa.codes), c2pa and _signer_text(c2pa.signer),
             c2pa and c2pa.digital_source_type, c2pa and " ".join(c2pa.ingredient_codes),
@@ -62,12 +66,13 @@ def render_csv(verdicts: Iterable[Verdict]) -> bytes:
 
 
 def thumbnail_uri(path: str | None) -> str | None:
-    """A small JPEG of the file as a data URI, or None if it cannot be decoded."""
+    """A small JPEG of the file as a data URI, or None if it cannot be read or decoded, whatever
+    the decoder raised: the file's row says why (its verdict met the same decoder)."""
     if not path:
         return None
     try:
         image = decode_image(read_file(path), path=path)
-    except InputError:
+    except Exception:  # noqa: BLE001 - see the docstring
         return None
     image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
@@ -121,9 +126,16 @@ def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("trustgen", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["signer"] = _signer_text
     return env
+
+
+def _shown(value):
+    """Every value the template prints, before autoescaping: ``display.safe_value``, except
+    markup the template made itself (a macro's output)."""
+    return value if isinstance(value, markupsafe.Markup) else safe_value(value)
 
 
 def _display_name(path: str | None, root: str) -> str:

@@ -19,7 +19,7 @@ import threading
 from typing import Any, Sequence
 
 from ._version import __version__
-from .errors import DependencyError, InputError
+from .errors import DependencyError, file_error
 from .evidence import DetectorEvidence, Evidence, Verdict
 from .media import MediaFile, decode_image, format_for_path, load, sha256_hex, sniff_format
 from .policy import Policy
@@ -98,8 +98,8 @@ class Verifier:
         if not isinstance(source, MediaFile):
             try:
                 source = load(source)
-            except InputError as err:
-                return self.error(source, str(err))
+            except Exception as err:  # noqa: BLE001 - see verify_bytes
+                return self.error(source, str(file_error(err, source)))
         return self.verify_bytes(source.data, filename=str(source.path), detached=detached,
                                  sha256=source.sha256)
 
@@ -114,8 +114,7 @@ class Verifier:
         try:
             return self._verify_bytes(data, filename, detached, sha256 or sha256_hex(data))
         except Exception as err:  # noqa: BLE001 - see the docstring
-            where = f"{filename}: " if filename else ""
-            return self.error(filename, f"{where}verification crashed: {type(err).__name__}: {err}")
+            return self.error(filename, str(file_error(err, filename, "verification")))
 
     def _verify_bytes(self, data: bytes, filename: str | None, detached: bytes | None,
                       sha256: str) -> Verdict:
@@ -123,16 +122,17 @@ class Verifier:
 
         fmt = sniff_format(data) or (format_for_path(filename) if filename else None)
         manifest = read_credentials(data, fmt=fmt, trust=self.trust, path=filename, detached=detached)
-        base = Evidence(path=filename, sha256=sha256, c2pa=manifest)
-        try:
+        evidence = Evidence(path=filename, sha256=sha256, c2pa=manifest)
+        try:  # the pixel signals, each kept as it is read: a crash in one keeps the others
             image = decode_image(data, path=filename)
-        except InputError as err:
-            return self.policy.decide(dataclasses.replace(base, error=str(err)))
-        if image.mode != "RGB":  # via RGBA so palette transparency converts without a warning
-            image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
-        return self.policy.decide(dataclasses.replace(
-            base, watermark=self._watermark(image), detector=self._detect(image),
-        ))
+            if image.mode != "RGB":  # via RGBA so palette transparency converts without a warning
+                image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
+            evidence = dataclasses.replace(evidence, watermark=self._watermark(image))
+            evidence = dataclasses.replace(evidence, detector=self._detect(image))
+        except Exception as err:  # noqa: BLE001 - see verify_bytes
+            failure = file_error(err, filename, "verification")
+            evidence = dataclasses.replace(evidence, error=str(failure))
+        return self.policy.decide(evidence)
 
     def error(self, path: str | os.PathLike | None, message: str) -> Verdict:
         """The policy's verdict for a file that could not be verified at all."""

@@ -71,3 +71,14 @@ def test_detect_continues_past_a_bad_file(env):
     res = run("watermark", "detect", str(env / "notes.txt"), str(env / "cat.png"))
     assert res.exit_code == 2
     assert "notes.txt" in res.output and "cat.png" in res.output
+
+
+def test_output_never_replaces_the_input(env):
+    src = env / "cat.png"
+    before = src.read_bytes()
+    for out in (src, env / "." / "cat.png"):
+        res = run("watermark", "embed", str(src), "-o", str(out), "--overwrite")
+        assert res.exit_code == 2
+        assert res.stderr == f"trustgen: error: {out}: output would overwrite an input; " \
+                             "choose another output path\n"
+    assert src.read_bytes() == before

@@ -46,3 +46,19 @@ def test_truncated_and_mislabelled_files(tmp_path, signed_jpeg, chains):
     text.write_text("not an image at all\n")
     _check(read_credentials_file(text, trust=trust), {"error", "absent"})
     assert read_credentials(b"\x00" * 64, trust=trust, fmt="image/jpeg").state in ("error", "absent")
+
+
+def test_a_format_that_cannot_carry_credentials_has_none(tmp_path):
+    """A plain BMP is not "invalid credentials": c2pa cannot hold them there at all."""
+    import io
+
+    from PIL import Image
+
+    from trustgen.credentials import TrustConfig, read_credentials
+    from trustgen.verify import Verifier
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 300), (10, 20, 30)).save(buf, "BMP")
+    evidence = read_credentials(buf.getvalue(), trust=TrustConfig())
+    assert (evidence.state, evidence.reason) == ("absent", "bmp files cannot carry C2PA credentials")
+    assert Verifier("default", detector=False).verify_bytes(buf.getvalue()).label == "no-evidence"

@@ -64,3 +64,21 @@ def test_cli_trust_config_narrows_the_accepted_ekus(make_chain_at, make_image, t
 
     assert state() == "trusted"
     assert state("--trust-config", str(email_only)) != "trusted"
+
+
+def test_a_corrupt_pem_block_is_an_error_naming_its_line(chains, tmp_path):
+    good = chains["es256"].root.read_text()
+    lines = good.splitlines()
+    corrupt = "\n".join(lines[:3] + ["!!!!" + lines[3][4:]] + lines[4:]) + "\n"
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(good + "# a comment\n" + corrupt + chains["ps256"].root.read_text())
+    block_line = len(good.splitlines()) + 2
+    with pytest.raises(ConfigError) as err:
+        TrustConfig.from_files([bundle])
+    assert str(err.value) == f"{bundle}: line {block_line}: PEM certificate block is not a readable certificate"
+    bundle.write_text(good + good.split("-----END")[0])  # the second block cut off
+    with pytest.raises(ConfigError, match=rf"^{bundle}: line {len(lines) + 1}: PEM certificate block has no END"):
+        TrustConfig.from_files([bundle])
+    bundle.write_text(good.replace("-----END CERTIFICATE-----\n", "") + good)  # an END lost
+    with pytest.raises(ConfigError, match=r": line 1: PEM certificate block has no END"):
+        TrustConfig.from_files([bundle])

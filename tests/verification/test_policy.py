@@ -316,3 +316,53 @@ def test_judged_search_keeps_the_raw_reading():
     loose = WM.judged(1e-15)
     assert not loose.detected and loose.content_id is None and loose.p_value == 1e-12
     assert dataclasses.replace(loose.judged(1e-6), max_p_value=None) == dataclasses.replace(WM, max_p_value=None)
+
+
+# --- hostile policy files -------------------------------------------------------------------------
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, roots):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert Policy.load(path).name == "desk"
+
+
+@pytest.mark.parametrize("deep", [
+    "x = " + "[" * 10_000 + "]" * 10_000,
+    "x = " + "{a = " * 10_000 + "1" + "}" * 10_000,
+    "detector" + ".y" * 5_000 + " = 1",
+    "[" + ".".join(["t"] * 5_000) + "]",
+])
+def test_deep_nesting_is_a_one_line_error(tmp_path, roots, deep):
+    text = GOOD.replace('passing_actions = ["ok"]\n', f'passing_actions = ["ok"]\n{deep}\n')
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError) as info:
+        Policy.load(path)
+    assert str(info.value) == f"{path}: line {line_of(text, deep[:12])}: invalid TOML: nested more than 32 levels deep"
+
+
+def test_nesting_inside_strings_and_comments_does_not_count(tmp_path, roots):
+    brackets = "[" * 100
+    text = GOOD.replace('name = "desk"', f'name = "desk"  # {brackets}\ndescription = """{brackets}\\"""\n'
+                        f'{brackets}."""').replace("[detector]\n", f'[detector]\n"{brackets}.\\"" = 1\n')
+    with pytest.raises(PolicyError, match=r"field 'detector\.\[+\.\"': unknown key"):
+        Policy.load(write(tmp_path, text))
+    text = GOOD.replace('name = "desk"', f"name = 'desk{brackets}'\ndescription = '''{brackets}'''''")
+    assert Policy.load(write(tmp_path, text)).description == brackets + "''"
+
+
+def test_an_oversized_policy_file_is_refused(tmp_path, roots):
+    path = write(tmp_path, GOOD + ("#" * 99 + "\n") * 10_486)  # a valid policy, padded past 1 MiB
+    with pytest.raises(PolicyError) as info:
+        Policy.load(path)
+    assert str(info.value) == f"{path}: policy file is larger than 1024 KiB"
+
+
+def test_a_corrupt_anchor_block_points_into_the_policy(tmp_path, roots):
+    good = roots.read_text()
+    roots.write_text(good + good.replace("\n", "\n!", 3))
+    with pytest.raises(PolicyError) as info:
+        Policy.load(write(tmp_path, GOOD))
+    assert (info.value.field, info.value.line) == ("trust.anchors", line_of(GOOD, "anchors ="))
+    assert str(info.value).endswith(f"line {len(good.splitlines()) + 1}: PEM certificate block is not a "
+                                    "readable certificate")

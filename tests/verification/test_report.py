@@ -95,7 +95,8 @@ def test_csv_columns_round_trip():
     unchecked = Verdict("no-evidence", "warn", (), Evidence("/data/plain.jpg"))
     full, empty = csv.DictReader(io.StringIO(render_csv([v, unchecked]).decode()))
     assert full == {
-        "path": v.evidence.path, "verdict": "untrusted-ai", "action": "warn", "passed": "False",
+        "path": v.evidence.path.replace("\n", "\\x0a"),  # one line: a control character escaped
+        "verdict": "untrusted-ai", "action": "warn", "passed": "False",
         "c2pa_state": "valid", "c2pa_codes": "signingCredential.untrusted",
         "signer": f"{HOSTILE}, Org (issued by {HOSTILE})",
         "digital_source_type": v.evidence.c2pa.digital_source_type,
@@ -176,7 +177,7 @@ def test_html_shows_hostile_fields_as_text():
     assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
     text = "".join(page.texts)
     for shown in (f"Signer {HOSTILE} is not trusted.", f"{HOSTILE}, Org (issued by {HOSTILE})",
-                  '"quoted"\nname.jpg'):
+                  '"quoted"\\x0aname.jpg'):
         assert shown in text
     # verbatim, so the Jinja syntax in it was never evaluated: title, policy, label, signer, ...
     assert text.count(HOSTILE) >= 10
@@ -184,7 +185,7 @@ def test_html_shows_hostile_fields_as_text():
     assert row["verdict"] == HOSTILE and row["reasons"] == ["c2pa.untrusted", "watermark.found"]
     assert page.buttons[HOSTILE].split()[-1] == "1"
     names = [a["title"] for tag, a in page.tags if "name" in (a.get("class") or "")]
-    assert names == [v.evidence.path]
+    assert names == [v.evidence.path.replace("\n", "\\x0a")]
 
 
 def _chromium(url: str, *extra: str) -> str:

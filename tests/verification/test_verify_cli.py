@@ -179,10 +179,13 @@ def test_interrupted_batch_resumes_without_redoing_finished_files(identity, tmp_
 class _CrashingDetector:
     """Fault injection: a detector that crashes on one image size, as a broken decoder would."""
 
-    model_id, threshold_ = "crashes-on-300px", 0.5
+    model_id, threshold_ = "crashes-on-one-size", 0.5
+
+    def __init__(self, size=(300, 300)):
+        self.size = size
 
     def predict_proba(self, images):
-        if images[0].size == (300, 300):
+        if images[0].size == self.size:
             raise RuntimeError("decoder exploded")
         return np.array([[0.9, 0.1]])
 
@@ -199,6 +202,16 @@ def test_a_crash_on_one_file_becomes_its_error_row(identity, verify_files, tmp_p
     assert verdicts == ["no-evidence", "error", "ai-watermark"]
     assert "verification crashed: RuntimeError: decoder exploded" in results[1][0].evidence.error
     assert len(cache) == 2  # the crash is not cached: the next run tries again
+
+
+def test_a_crash_in_a_pixel_signal_keeps_the_evidence_already_read(identity, verify_files):
+    verifier = Verifier("default", detector=_CrashingDetector(size=(384, 384)))
+    verdict = verifier.verify(verify_files["trusted-ai"])
+    assert verdict.label == "error"
+    assert "verification crashed: RuntimeError: decoder exploded" in verdict.evidence.error
+    assert verdict.evidence.c2pa.state == "trusted"
+    assert verdict.evidence.watermark.content_id == "0123456789ab"
+    assert verdict.evidence.detector is None
 
 
 def test_moderation_worker_example(identity, verify_files):
@@ -228,3 +241,75 @@ def test_an_empty_folder_is_reported_not_dropped(identity, verify_files, tmp_pat
 def test_table_shows_a_failing_ingredient(identity, verify_files):
     result = run(verify_files["capture-bad-ingredient"], "--no-detector")
     assert "trusted (1 ingredient failed)" in result.stdout
+
+
+def test_no_output_may_replace_an_input(identity, tmp_path):
+    image = _distinct_images(tmp_path / "in", 1)[0]
+    before = image.read_bytes()
+    link = tmp_path / "link.png"
+    os.link(image, link)  # the same file under another name
+    for option in ("--report", "--jsonl", "--csv"):
+        for out in (image, tmp_path / "in" / ".." / "in" / "img000.png", link):
+            result = run(tmp_path / "in", "--no-detector", option, out, "--overwrite")
+            assert result.exit_code == 2
+            assert result.stderr == f"trustgen: error: {out}: output would overwrite an input; " \
+                                    "choose another output path\n"
+    named_like_the_cache = tmp_path / "r.jsonl.cache"  # --jsonl X appends to X.cache
+    shutil.copy(image, named_like_the_cache)
+    result = run(named_like_the_cache, "--no-detector", "--jsonl", tmp_path / "r.jsonl")
+    assert result.exit_code == 2 and "would overwrite an input" in result.stderr
+    assert named_like_the_cache.read_bytes() == before
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(identity.root_path.read_bytes())
+    result = run(image, "--no-detector", "--trust-anchors", anchors, "--csv", anchors, "--overwrite")
+    assert result.exit_code == 2 and "would overwrite an input" in result.stderr
+    assert image.read_bytes() == before and anchors.read_bytes() == identity.root_path.read_bytes()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "anchors.pem", "img000.png", "in", "link.png", "r.jsonl.cache"]
+
+
+def _cached_run(tmp_path, n: int = 2):
+    """Verify ``n`` files with a resume cache; the arguments for the next run, and the cache."""
+    _distinct_images(tmp_path / "in", n)
+    args = (tmp_path / "in", "--no-detector", "--jsonl", tmp_path / "out.jsonl", "--overwrite")
+    assert run(*args).exit_code == 1
+    return args, tmp_path / "out.jsonl.cache"
+
+
+def test_a_corrupt_resume_cache_costs_one_warning_not_the_run(identity, tmp_path):
+    args, cache = _cached_run(tmp_path)
+    good = cache.read_bytes()
+    cache.write_bytes(b"\xff\xfe not UTF-8\n" + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+                      + b'["an", "array"]\n' + good)
+    result = run(*args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "2 files (2 from cache)" in result.stderr
+    warning = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warning == [f"trustgen: warning: {cache}: skipped 3 unreadable lines"]
+
+
+def test_a_line_cut_short_by_a_kill_does_not_swallow_the_next_verdict(identity, tmp_path):
+    args, cache = _cached_run(tmp_path)
+    first, second = cache.read_bytes().splitlines(keepends=True)
+    cache.write_bytes(first + second[:40])  # killed while writing the second verdict
+    result = run(*args)
+    assert "2 files (1 from cache)" in result.stderr and "warning" not in result.stderr
+    again = run(*args)
+    assert "2 files (2 from cache)" in again.stderr and "warning" not in again.stderr
+
+
+def test_a_full_disk_names_the_file_and_leaves_no_empty_cache(identity, tmp_path):
+    """A file-size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk would."""
+    _distinct_images(tmp_path / "in", 1)
+    limited = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200)); "
+               "from trustgen.cli import main; main()")
+    out = tmp_path / "out" / "r.jsonl"
+    for extra, named in (((), f"{out}.cache"), (("--no-cache",), str(out))):
+        proc = subprocess.run([sys.executable, "-c", limited, "verify", str(tmp_path / "in"),
+                               "--no-detector", "--jsonl", str(out), *extra],
+                              capture_output=True, text=True, timeout=120, env=os.environ)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.splitlines()[-1].startswith(f"trustgen: error: {named}: cannot write")
+        assert "Traceback" not in proc.stderr
+        assert not out.parent.exists() or list(out.parent.iterdir()) == []

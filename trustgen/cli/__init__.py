@@ -48,7 +48,9 @@ def _plugin_command(name: str):
 class _Main(click.Group):
     """Commands are imported on first use, so one slow module never slows ``--help``; a
     ``TrustgenError`` (or a stray ``OSError``) from any command becomes one line on stderr and
-    the error's ``exit_code`` (2 for every error today), after the traceback with ``--debug``."""
+    the error's ``exit_code`` (2 for every error today), after the traceback with ``--debug``.
+    A usage error is one line too, and libraries' warnings (Pillow's on a malformed file, with
+    its install paths) are shown only with ``--debug``."""
 
     def list_commands(self, ctx):
         return sorted({name for name, _ in _COMMANDS} | set(_plugins()))
@@ -67,11 +69,25 @@ class _Main(click.Group):
             raise
         return getattr(mod, name.replace("-", "_") + "_command", None)
 
-    def invoke(self, ctx):
+    def make_context(self, info_name, args, parent=None, **extra):
         try:
-            return super().invoke(ctx)
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:  # `trustgen --bogus`
+            _usage_error(err)
+
+    def invoke(self, ctx):
+        import warnings
+
+        debug = ctx.params.get("debug")
+        try:
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.simplefilter("ignore")
+                return super().invoke(ctx)
+        except click.UsageError as err:
+            _usage_error(err)
         except (TrustgenError, OSError) as err:
-            if ctx.params.get("debug"):
+            if debug:
                 import traceback
 
                 traceback.print_exc()
@@ -79,6 +95,19 @@ class _Main(click.Group):
                 where = f"{err.filename}: " if err.filename else ""
                 fail(f"{where}{err.strerror or err}")
             fail(str(err), err.exit_code)
+
+
+#: What click >= 8.2 raises to show a command's help when it is given no arguments at all.
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _usage_error(err: click.UsageError) -> None:
+    """One line, like every other error, with where to find help; a command given no
+    arguments at all still shows its help."""
+    if isinstance(err, _NO_ARGS_HELP):
+        raise err
+    hint = f"; see '{err.ctx.command_path} -h'" if err.ctx is not None else ""
+    fail(err.format_message().rstrip(".") + hint, err.exit_code)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

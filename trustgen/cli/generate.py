@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..media import encodable_formats
-from ._render import json_line, table
+from ._render import echo, json_line, table
 
 
 @click.command("generate")
@@ -57,4 +57,5 @@ def generate_command(prompt, model, num_images, steps, seed, guidance, height, w
         rows.append((path, prov.content_id, prov.seed, f"{prov.width}x{prov.height}", prov.model_id))
     if not as_json:
         table(rows, ("file", "content id", "seed", "size", "model"))
-        click.echo(f"\n{len(rows)} watermarked, signed image(s) in {out_dir.resolve()}")
+        click.echo()
+        echo(f"{len(rows)} watermarked, signed image(s) in {out_dir.resolve()}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._render import json_line, table
+from ._render import echo, json_line, table
 
 _DIR = click.option(
     "--dir", "home", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -30,7 +30,7 @@ def init_command(home, force):
     from ..credentials.identity import Identity
 
     identity = Identity.init(home, force=force)
-    click.echo(f"created a development signing identity in {identity.home}")
+    echo(f"created a development signing identity in {identity.home}")
     _show(identity, as_json=False)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._render import error_line, json_line, table
+from ._render import echo, error_line, json_line, table
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
 
@@ -47,14 +47,18 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
     0 every file passed the policy, 1 some did not, 2 a file could not be read (its own error
     line; the others are still verified).
     """
-    from ..batch import verify_files, write_reports
+    from ..batch import cache_path, collect_inputs, verify_files, write_reports
     from ..media import check_writable, read_file
     from ..verify import Verifier
 
+    inputs = collect_inputs(paths, recursive=recursive)  # before any work: no output is an input
+    read = [*inputs, *trust_anchors, *(p for p in (trust_config, detached) if p is not None)]
     outputs = {"jsonl": jsonl, "csv": csv_out, "html": report}
     for out in outputs.values():
         if out is not None:
-            check_writable(out, overwrite=overwrite)
+            check_writable(out, overwrite=overwrite, inputs=read)
+    if jsonl is not None and not no_cache:
+        check_writable(cache_path(jsonl), overwrite=True, inputs=read)
     verifier = Verifier.from_options(policy, trust_anchors=trust_anchors, trust_config=trust_config,
                                      allow_remote=allow_remote, detector=not no_detector)
     show = sys.stderr.isatty() if progress is None else progress
@@ -72,7 +76,7 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
             rate = done[0] / max(time.monotonic() - started, 1e-9)
             click.echo(f"\rverified {done[0]}/{total}  {rate:.1f} files/s", err=True, nl=False)
 
-    summary = verify_files(paths, verifier, recursive=recursive, workers=workers, jsonl=jsonl,
+    summary = verify_files(inputs, verifier, workers=workers, jsonl=jsonl,
                            use_cache=not no_cache, on_verdict=on_verdict,
                            detached=None if detached is None else read_file(detached))
     if show:
@@ -82,11 +86,14 @@ def verify_command(ctx, paths, as_json, policy, trust_anchors, trust_config, all
               ("file", "C2PA", "watermark", "content id", "verdict", "action"))
     written = write_reports(summary.verdicts, policy=verifier.policy.name, overwrite=overwrite,
                             workers=workers, **outputs)
+    if summary.cache_skipped:
+        echo(f"trustgen: warning: {cache_path(jsonl)}: skipped {summary.cache_skipped} unreadable "
+             f"line{'s' if summary.cache_skipped > 1 else ''}", err=True)
     if len(summary.verdicts) > 1 or written:
         cached_note = f" ({summary.from_cache} from cache)" if jsonl and not no_cache else ""
-        click.echo(f"{len(summary.verdicts)} files{cached_note}: {summary.passed} passed, "
-                   f"{summary.failed} did not pass, {summary.errors} unreadable"
-                   + "".join(f"; wrote {out}" for out in written), err=True)
+        echo(f"{len(summary.verdicts)} files{cached_note}: {summary.passed} passed, "
+             f"{summary.failed} did not pass, {summary.errors} unreadable"
+             + "".join(f"; wrote {out}" for out in written), err=True)
     ctx.exit(summary.exit_code)
 
 

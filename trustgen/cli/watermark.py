@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError, TrustgenError
-from ._render import error_line, json_line, table
+from ._render import echo, error_line, json_line, table
 
 
 def _identity_key() -> bytes | None:
@@ -14,10 +14,6 @@ def _identity_key() -> bytes | None:
 
     identity = local_identity(required=False)
     return None if identity is None else identity.watermark_key
-
-
-def _with_path(err: TrustgenError, path: str) -> TrustgenError:
-    return err if err.path else type(err)(err.message, path=path)
 
 
 @click.group("watermark")
@@ -39,26 +35,32 @@ def embed_command(src, out, content_id, scheme, key_file, overwrite):
     from .. import watermark
     from ..media import atomic_write, check_writable, decode_image, encode_image
     from ..media import encodable_formats, extension_for, format_for_path, read_file
+    from ..errors import file_error
 
     fmt = format_for_path(out)
     if fmt not in encodable_formats():
         *others, last = [extension_for(f) for f in encodable_formats()]
         raise InputError(f"cannot write this format; name the output {', '.join(others)} or {last}",
                          path=out)
-    check_writable(out, overwrite=overwrite)
+    check_writable(out, overwrite=overwrite, inputs=[src, *([key_file] if key_file else [])])
     key = watermark.read_key_file(key_file) if key_file else _identity_key()
     content_id = content_id or watermark.new_content_id()
     watermark.payload.parse_content_id(content_id)
-    image = decode_image(read_file(src), path=src)
+    try:
+        image = decode_image(read_file(src), path=src)
+    except TrustgenError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any decoder failure is one line naming the file
+        raise file_error(err, src, "decoding") from err
     try:
         marked = watermark.embed(image, content_id, key=key,
                                  scheme=scheme or watermark.DEFAULT_SCHEME)
     except TrustgenError as err:
-        raise _with_path(err, src) from None
+        raise file_error(err, src) from None
     atomic_write(out, encode_image(marked, fmt), overwrite=overwrite)
-    click.echo(f"{out}: content id {content_id.lower()} "
-               f"({scheme or watermark.DEFAULT_SCHEME}, key: "
-               f"{'given' if key_file else 'identity' if key else 'public'})")
+    echo(f"{out}: content id {content_id.lower()} "
+         f"({scheme or watermark.DEFAULT_SCHEME}, key: "
+         f"{'given' if key_file else 'identity' if key else 'public'})")
 
 
 @watermark_command.command("detect")
@@ -72,6 +74,7 @@ def detect_command(ctx, files, schemes, key_files, as_json):
     """Read the watermark in each FILE. Exit 0 when every file was read, 2 if one could not be."""
     from .. import watermark
     from ..media import decode_image, read_file
+    from ..errors import file_error
 
     keys = [watermark.read_key_file(k) for k in key_files]
     own = _identity_key()
@@ -82,8 +85,8 @@ def detect_command(ctx, files, schemes, key_files, as_json):
         try:
             image = decode_image(read_file(path), path=path)
             ev = watermark.detect(image, keys=keys, schemes=schemes or None)
-        except TrustgenError as err:
-            error_line(str(_with_path(err, path)))
+        except Exception as err:  # noqa: BLE001 - one file's failure is its own error line
+            error_line(str(file_error(err, path, "watermark detection")))
             failed = True
             continue
         if as_json:

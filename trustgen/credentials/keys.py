@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError, SigningError, one_line
+from .trust import signer_eku_problem
 
 #: Environment variable holding the passphrase of an encrypted PKCS#8 key.
 PASSPHRASE_ENV = "TRUSTGEN_KEY_PASSPHRASE"
 
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 
-#: EKUs c2pa accepts on a signing certificate (anyExtendedKeyUsage is refused).
+#: EKUs on the signing certificates trustgen makes (``keys init``); which EKUs may sign is
+#: ``trust.signer_eku_problem``'s rule.
 SIGNING_EKUS = ("1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.36", "1.3.6.1.4.1.62558.2.1")
 
 # ----------------------------------------------------------------------------- signers
@@ -172,9 +174,11 @@ def callback_signer(
 
 
 def check_signer(spec: SignerSpec, *, chain_path: str | os.PathLike | None = None) -> None:
-    """Sign a tiny image once, so a certificate c2pa refuses is refused now, in one line."""
+    """Sign a tiny image once, so a certificate c2pa refuses is refused now, in one line; then
+    refuse what c2pa lets through but no verifier should trust (a time-stamping certificate)."""
     from .sign import probe_sign
 
+    chain = _load_chain(spec.chain_pem)
     try:
         probe_sign(spec)
     except SigningError as err:
@@ -182,9 +186,12 @@ def check_signer(spec: SignerSpec, *, chain_path: str | os.PathLike | None = Non
                                                                     "time stamp", "timestamp")):
             raise SigningError(f"time-stamp authority {spec.tsa_url} did not answer: {err.message}"
                                ) from None
-        hint = diagnose_chain(_load_chain(spec.chain_pem))
+        hint = diagnose_chain(chain)
         reason = err.message + (f" ({hint})" if hint else "")
         raise SigningError(f"c2pa refuses this signing certificate: {reason}", path=chain_path) from None
+    problem = signer_eku_problem(chain[0])
+    if problem:
+        raise SigningError(f"trustgen refuses this signing certificate: {problem}", path=chain_path)
 
 
 def diagnose_chain(chain: list) -> str | None:
@@ -207,15 +214,9 @@ def diagnose_chain(chain: list) -> str | None:
         pass
     if leaf.issuer == leaf.subject:
         return "the signing certificate is self-signed; c2pa needs a leaf issued by a CA"
-    try:
-        eku = ext.get_extension_for_class(x509.ExtendedKeyUsage).value
-        names = {o.dotted_string for o in eku}
-        if "2.5.29.37.0" in names:
-            return "anyExtendedKeyUsage is not accepted"
-        if not names & set(SIGNING_EKUS):
-            return "no accepted extended key usage (emailProtection, documentSigning or C2PA claim signing)"
-    except x509.ExtensionNotFound:
-        return "no extended key usage extension (needs emailProtection, documentSigning or C2PA claim signing)"
+    eku_problem = signer_eku_problem(leaf)
+    if eku_problem:
+        return eku_problem
     try:
         if not ext.get_extension_for_class(x509.KeyUsage).value.digital_signature:
             return "key usage lacks digitalSignature"

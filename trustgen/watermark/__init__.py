@@ -42,20 +42,20 @@ DETECT_SCHEMES = tuple(name for name in SCHEMES if get_scheme(name).read_by_defa
 def _split(image) -> tuple[np.ndarray, str, object]:
     """(upright uint8 RGB array, mode to return, alpha band or None).
 
-    EXIF orientation is applied first (``ImageOps.exif_transpose``): a phone photo stored
-    rotated with orientation 6 is marked and read the way every viewer shows it.
+    EXIF orientation is applied first (``media.upright``): a phone photo stored rotated with
+    orientation 6 is marked and read the way every viewer shows it. An RGB image is not copied
+    on the way to the array, which is built a band at a time (``media.rgb_array``).
     """
-    from PIL import ImageOps
+    from ..media import rgb_array, upright
 
-    image = ImageOps.exif_transpose(image)
+    image = upright(image)
     mode = image.mode
     if mode not in ("RGB", "RGBA", "L", "LA"):
         has_alpha = mode in ("PA", "RGBa") or "transparency" in image.info
         mode = "LA" if mode == "La" else "RGBA" if has_alpha else "RGB"  # La converts to LA only
         image = image.convert(mode)
     alpha = image.getchannel("A") if mode in ("RGBA", "LA") else None
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return rgb, mode, alpha
+    return rgb_array(image), mode, alpha
 
 
 def embed(image, content_id: str, *, key: bytes | None = None, scheme: str = DEFAULT_SCHEME):

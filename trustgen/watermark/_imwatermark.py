@@ -25,26 +25,47 @@ def _u_blocks(rgb: np.ndarray) -> np.ndarray:
     Read in float, as the marks are written (diffusers and ``encode`` pass float images; in
     float OpenCV centres U on 0.5, not 128, and a uint8 read misplaces every quantisation cell).
     The haar step repeats PyWavelets' float32 arithmetic operation for operation, so the bits
-    are the library's to the last rounding. Three readers share one image per ``detect``, so
-    the last result is kept (per thread, for the very same array object).
+    are the library's to the last rounding. Computed a band of whole blocks (8 image rows) at a
+    time: the colour conversion is per pixel, so the blocks are the same, without the two float
+    copies of the whole image (1.5 GB at 8192 x 8192). Three readers share one image per
+    ``detect``, so the last result is kept (per thread, for the very same array object).
     """
-    import cv2
-
     if min(rgb.shape[:2]) < 8:  # no whole block (OpenCV refuses an empty image)
         return np.empty((0, 16), dtype=np.float32)
     cached = getattr(_CACHE, "entry", None)
     if cached is not None and cached[0] is rgb:
         return cached[1]
+    h, w = rgb.shape[:2]
+    h, w = h // 8 * 8, w // 8 * 8
+    rows = max(8, 2**18 // w // 8 * 8)
+    blocks = np.empty((h // 8 * (w // 8), 16), dtype=np.float32)
+    for y in range(0, h, rows):  # block rows are consecutive runs of blocks
+        band = _band_blocks(rgb[y:min(h, y + rows), :w])
+        at = y // 8 * (w // 8)
+        blocks[at:at + len(band)] = band
+    _CACHE.entry = (rgb, blocks)
+    return blocks
+
+
+def _band_blocks(rgb: np.ndarray) -> np.ndarray:
+    """``_u_blocks`` of a band whose sides are whole multiples of 8 (whole blocks)."""
+    import cv2
+
     u = cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2YUV)[:, :, 1]
-    h, w = u.shape
-    u = u[: h // 4 * 4, : w // 4 * 4]
     c = np.float32(np.sqrt(0.5))
     lo = u[0::2] * c + u[1::2] * c
     ll = lo[:, 0::2] * c + lo[:, 1::2] * c
     bh, bw = ll.shape[0] // 4, ll.shape[1] // 4
-    blocks = ll[: bh * 4, : bw * 4].reshape(bh, 4, bw, 4).swapaxes(1, 2).reshape(-1, 16)
-    _CACHE.entry = (rgb, blocks)
-    return blocks
+    return ll.reshape(bh, 4, bw, 4).swapaxes(1, 2).reshape(-1, 16)
+
+
+#: Blocks scored at a time (bounds the float64 temporaries of a large image).
+CHUNK = 2**14
+
+
+def _scores(blocks: np.ndarray, score) -> np.ndarray:
+    return np.concatenate([score(blocks[i:i + CHUNK]) for i in range(0, len(blocks), CHUNK)]
+                          or [np.empty(0)])
 
 
 def _vote(scores: np.ndarray, n_bits: int) -> np.ndarray | None:
@@ -59,10 +80,12 @@ def _vote(scores: np.ndarray, n_bits: int) -> np.ndarray | None:
 
 def decode_dwtdct(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
     """Bits as ``WatermarkDecoder('bits', n).decode(float_bgr, 'dwtDct')`` reads them."""
-    blocks = _u_blocks(rgb)
-    pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
-    val = np.abs(blocks[np.arange(len(blocks)), pos])
-    return _vote(((val % STEP) > 0.5 * STEP).astype(np.float64), n_bits)
+
+    def score(blocks):
+        val = np.abs(blocks[:, 1:]).max(axis=1)  # the largest AC coefficient's magnitude
+        return ((val % STEP) > 0.5 * STEP).astype(np.float64)
+
+    return _vote(_scores(_u_blocks(rgb), score), n_bits)
 
 
 def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
@@ -71,10 +94,14 @@ def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
     The largest singular value of a block's orthonormal DCT equals the block's own, so no DCT;
     it is the root of the largest eigenvalue of B^T B (half the cost of a batched SVD).
     """
-    blocks = _u_blocks(rgb).reshape(-1, 4, 4).astype(np.float64)
-    gram = np.einsum("nji,njk->nik", blocks, blocks)
-    s0 = np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
-    return _vote(((s0 % STEP) > 0.5 * STEP).astype(np.float64), n_bits)
+
+    def score(blocks):
+        b = blocks.reshape(-1, 4, 4).astype(np.float64)
+        gram = np.einsum("nji,njk->nik", b, b)
+        s0 = np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
+        return ((s0 % STEP) > 0.5 * STEP).astype(np.float64)
+
+    return _vote(_scores(_u_blocks(rgb), score), n_bits)
 
 
 def encode(rgb: np.ndarray, bits, method: str) -> np.ndarray:

@@ -67,6 +67,24 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+def _work_luma(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The luminance resampled to ``width`` x ``height`` (area), never whole at full size.
+
+    Area resampling is separable, so each band of rows is resampled across, and the stacked
+    bands (``height`` rows of the image by ``width``) down: the same values as resampling the
+    whole luminance, which at 8192 x 8192 would hold 1 GB of float copies.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    rows = max(1, 2**18 // w)
+    across = np.empty((h, width), dtype=np.float32)
+    for y in range(0, h, rows):
+        band = _luma(rgb[y:y + rows])
+        across[y:y + len(band)] = cv2.resize(band, (width, len(band)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(across, (width, height), interpolation=cv2.INTER_AREA)
+
+
 @lru_cache(maxsize=1)
 def _pilot() -> tuple[np.ndarray, np.ndarray]:
     """The public pilot: (mask of pilot cells, +-1 chips on them)."""
@@ -97,7 +115,11 @@ def _work_shape(h: int, w: int) -> tuple[int, int]:
 
 
 def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
-    """Add the keyed tile to the luminance (equally to R, G and B) at PSNR 40.1 dB."""
+    """Add the keyed tile to the luminance (equally to R, G and B) at PSNR 40.1 dB.
+
+    Worked a band of rows at a time, so no float copy of the whole image is held (they took
+    4 GB at 8192 x 8192); only the upsampled tile is, in float32.
+    """
     h, w = rgb.shape[:2]
     cells, bit_of, chips = _layout(key)
     coded = np.array(payload.conv_encode(payload.pack_info(key, content_id)), dtype=np.float64)
@@ -105,17 +127,33 @@ def embed(rgb: np.ndarray, content_id: int, key: bytes) -> np.ndarray:
     tile[cells] = chips * (1 - 2 * coded[bit_of])
     tile = tile.reshape(TILE, TILE)
     delta = _spread(tile, h, w)
-    base = rgb.astype(np.float32)
-    # dithered rounding: at one pixel per cell (256 px images) plain rounding turns every chip
-    # into the same whole number and cannot hit the PSNR budget (42 dB, not 40); dithered, the
-    # mean change is the mark's exact amplitude at any size
-    dither = np.random.default_rng(0).random((h, w), dtype=np.float32)[:, :, None]
-    gain = np.float32(np.sqrt(TARGET_MSE / float(np.mean(delta * delta))))
-    for _ in range(3):  # spend the whole budget: clipping at black and white wastes some
-        out = np.clip(np.floor(base + gain * delta[:, :, None] + dither), 0, 255)
-        mse = float(np.mean((out - base) ** 2))
+    rows = max(1, 2**18 // w)
+
+    def marked(gain):
+        """(first row, band of the image, the band marked in float32), band by band."""
+        # dithered rounding: at one pixel per cell (256 px images) plain rounding turns every
+        # chip into the same whole number and cannot hit the PSNR budget (42 dB, not 40);
+        # dithered, the mean change is the mark's exact amplitude at any size
+        dither = np.random.default_rng(0)  # drawn band by band: the same numbers as at once
+        for y in range(0, h, rows):
+            band = rgb[y:y + rows]
+            out = band.astype(np.float32)
+            out += gain * delta[y:y + rows, :, None]
+            out += dither.random(band.shape[:2], dtype=np.float32)[:, :, None]
+            yield y, band, np.clip(np.floor(out, out=out), 0, 255, out=out)
+
+    def squares(a: np.ndarray) -> float:
+        return float(np.square(a, dtype=np.float64).sum())
+
+    power = sum(squares(delta[y:y + rows]) for y in range(0, h, rows)) / delta.size
+    gain = np.float32(np.sqrt(TARGET_MSE / power))
+    for _ in range(2):  # spend the whole budget: clipping at black and white wastes some
+        mse = sum(squares(out - band) for _, band, out in marked(gain)) / rgb.size
         gain *= np.float32(np.sqrt(TARGET_MSE / max(mse, 1e-9)))
-    return out.astype(np.uint8)
+    result = np.empty_like(rgb)
+    for y, _, out in marked(gain):
+        result[y:y + len(out)] = out
+    return result
 
 
 def _spread(tile: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -160,16 +198,16 @@ def _peaks(periods: np.ndarray, score: np.ndarray, count: int) -> list[float]:
 
 
 def _fold(r: np.ndarray, period: int) -> np.ndarray:
-    """Sum every repetition of the tile onto one (mean per position)."""
+    """Sum every repetition of the tile onto one (mean per position); counted per row and column
+    (no count or float64 copy of the whole residual: a wide image's is hundreds of MB)."""
     h, w = r.shape
     ph, pw = -(-h // period) * period, -(-w // period) * period
-    buf = np.zeros((ph, pw))
-    cnt = np.zeros((ph, pw))
+    buf = np.zeros((ph, pw), dtype=r.dtype)
     buf[:h, :w] = r
-    cnt[:h, :w] = 1
-    s = buf.reshape(ph // period, period, pw // period, period).sum(axis=(0, 2))
-    c = cnt.reshape(ph // period, period, pw // period, period).sum(axis=(0, 2))
-    return s / np.maximum(c, 1)
+    s = buf.reshape(ph // period, period, pw // period, period).sum(axis=(0, 2), dtype=np.float64)
+    at = np.arange(period)
+    count = np.outer(h // period + (at < h % period), w // period + (at < w % period))
+    return s / np.maximum(count, 1)
 
 
 @lru_cache(maxsize=4)
@@ -222,7 +260,7 @@ def _register(base: np.ndarray, py: float, px: float, k: int) -> tuple[float, np
     return _sync(_fold(reg, TILE * k))
 
 
-def _registrations(y: np.ndarray):
+def _registrations(rgb: np.ndarray):
     """Candidate registrations onto the tile grid (tile cell values), most likely first, lazily.
 
     The luminance is resampled to the working grid (``OVERSAMPLE`` samples per cell) and
@@ -234,10 +272,9 @@ def _registrations(y: np.ndarray):
     """
     import cv2
 
-    h, w = y.shape
-    hw, ww = _work_shape(h, w)
+    hw, ww = _work_shape(*rgb.shape[:2])
     k = OVERSAMPLE
-    base = _whiten(cv2.resize(y, (ww * k, hw * k), interpolation=cv2.INTER_AREA), k)
+    base = _whiten(_work_luma(rgb, ww * k, hw * k), k)
     yield _register(base, float(TILE), float(TILE), k)[1]
     r = cv2.resize(base, (ww, hw), interpolation=cv2.INTER_AREA)
     periods, sy = _period_scores(r, 0)
@@ -264,12 +301,11 @@ def read(rgb: np.ndarray, keys) -> list[payload.Reading]:
     The p-value is multiplied by DECODES whether or not all were tried: each decode is one more
     chance for a false match, and stopping early cannot add chances.
     """
-    y = _luma(rgb)
-    if min(y.shape) < 64:
+    if min(rgb.shape[:2]) < 64:
         return []
     exact = payload.binomial_tail(0, payload.TAG_BITS)
     best: dict[bytes, payload.Reading] = {}
-    registrations = _registrations(y)
+    registrations = _registrations(rgb)
     for _ in range(DECODES):
         if any(r.p_value <= exact for r in best.values()):
             break  # nothing can be more significant than an exact tag match
