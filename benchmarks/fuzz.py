@@ -4,6 +4,7 @@
         [--memory-cap-mb 4096] [--memory-budget-mb 1024] [--targets verify,watermark,...]
         [--out benchmarks/results/fuzz.json] [--crashers DIR] [--work DIR]
     python benchmarks/fuzz.py --replay CRASHER [--work DIR]   # one saved input, with its traceback
+    kill -USR1 PID   # stop early: the chunks under way finish and the report says how many ran
 
 Input ``i`` is a function of ``--seed`` and ``i`` alone: a target, a seed file and one to three
 mutations (tests/fuzz/mutations.py, shared with the property tests), so any finding is
@@ -202,9 +203,9 @@ class Runner:
             return "ok", {}
         from trustgen.media import decode_image
 
-        image = decode_image(data, path="input")
+        image = decode_image(data, path="input", rgb=target == "detect")
         if target == "detect":
-            p = float(self.detector.predict_proba([image.convert("RGB")])[0, 1])
+            p = float(self.detector.predict_proba([image])[0, 1])
             if not 0.0 <= p <= 1.0:
                 return "invalid-output", {"type": "probability", "message": repr(p)}
             return "ok", {}
@@ -437,6 +438,13 @@ def run(args) -> dict:
     workers = [Worker(w, ctx, config) for w in range(args.workers)]
     baselines, resettable, last_rss, restarts = {}, True, {}, 0
     done = last_report = 0
+    stopped = []  # SIGUSR1: hand out no more work, finish the chunks under way, report honestly
+
+    def stop(*_):
+        stopped.append(done)
+        chunks.clear()
+
+    signal.signal(signal.SIGUSR1, stop)
     while any(w.proc is not None for w in workers):
         live = {w.conn: w for w in workers if w.proc is not None}
         for conn in wait(list(live), timeout=0.2):
@@ -539,7 +547,8 @@ def run(args) -> dict:
     cpu = sum(t["cpu_seconds"] for t in tally.targets.values())
     return {
         "command": "python benchmarks/fuzz.py " + " ".join(sys.argv[1:]),
-        "seed": args.seed, "inputs": args.inputs, "workers": args.workers,
+        "seed": args.seed, "inputs": done, "inputs_requested": args.inputs,
+        "stopped_early": bool(stopped), "workers": args.workers,
         "time_limit_s": args.time_limit, "memory_cap_mb": args.memory_cap_mb,
         "memory_budget_mb": args.memory_budget_mb, "target_shares": targets,
         "family_shares": FAMILIES, "wall_s": round(wall, 1), "inputs_per_s": round(rate, 1),

@@ -50,6 +50,8 @@ TASKS = ("verify", "embed")
 
 # -- the audit's files ---------------------------------------------------------------------------
 
+# The fuzz corpus (tests/fuzz/mutations.py) builds the same files, but imports today's trustgen;
+# this script also runs against older checkouts (--code), so it keeps its own builders.
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -89,4 +89,4 @@ def open_image(path: Path):
     """Decode with trustgen's safe decoder (size limits; truncation -> InputError with the file)."""
     from trustgen.media import decode_image, read_file
 
-    return decode_image(read_file(path), path=path).convert("RGB")
+    return decode_image(read_file(path), path=path, rgb=True)

@@ -345,3 +345,26 @@ def test_read_file_reads_regular_files_only(tmp_path):
     link.symlink_to(tmp_path / "photo.png")
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     assert media.read_file(link) == b"\x89PNG"  # a link to a regular file is read
+
+
+def test_a_palette_pillow_cannot_convert_is_the_files_error():
+    """Found by the fuzz run: a tRNS chunk longer than the palette makes Pillow's convert raise
+    ValueError; decode_image(rgb=True) reports it as the file's one-line error."""
+    import io
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("P", (8, 8), 1).save(buf, "PNG")
+    png = buf.getvalue()
+    at = png.index(b"IDAT") - 4
+    body = b"\x00" * 300  # 300 alpha entries for a palette of at most 256
+    chunk = len(body).to_bytes(4, "big") + b"tRNS" + body + zlib.crc32(b"tRNS" + body).to_bytes(4, "big")
+    hostile = png[:at] + chunk + png[at:]
+    try:
+        image = media.decode_image(hostile, path="p.png", rgb=True)
+    except InputError as err:
+        assert str(err).startswith("p.png: ")
+    else:
+        assert image.mode == "RGB"

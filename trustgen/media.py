@@ -371,7 +371,8 @@ def _opened(data: bytes, path: str | os.PathLike | None):
         raise InputError(f"image is over the {_BUDGET.max_pixels} pixel limit", path=path) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise InputError(f"cannot decode image: {err}", path=path) from None
-    except (ArithmeticError, LookupError, RuntimeError, TypeError, struct.error, EOFError) as err:
+    except (ArithmeticError, AssertionError, LookupError, RuntimeError, TypeError, struct.error,
+            EOFError) as err:
         # Pillow's plugins on hostile bytes (PSD sizes, AVIF planes, TIFF rationals, a PNG
         # without IDAT in verify): still the file's fault, so still one line naming it
         raise InputError(f"cannot decode image: {type(err).__name__}: {err}", path=path) from None
@@ -444,15 +445,19 @@ def probe_image(data: bytes, *, path: str | os.PathLike | None = None) -> None:
             img.load()
 
 
-def decode_image(data: bytes, *, path: str | os.PathLike | None = None):
-    """Decode and fully load an image, upright (``upright``).
+def decode_image(data: bytes, *, path: str | os.PathLike | None = None, rgb: bool = False):
+    """Decode and fully load an image, upright (``upright``); with ``rgb``, as RGB.
 
     Loading (not just opening) here means a truncated file fails now, with the file's name,
-    instead of deep inside a watermark decoder.
+    instead of deep inside a watermark decoder; converting here means a palette or mode Pillow
+    cannot convert (a transparency table longer than the palette) fails the same way.
     """
     with _opened(data, path) as img:
         img.load()
-        return upright(img)
+        img = upright(img)
+        if rgb and img.mode != "RGB":  # via RGBA so palette transparency converts without a warning
+            img = img.convert("RGBA" if img.mode == "P" else img.mode).convert("RGB")
+        return img
 
 
 #: EXIF orientation tag.

@@ -124,9 +124,7 @@ class Verifier:
         manifest = read_credentials(data, fmt=fmt, trust=self.trust, path=filename, detached=detached)
         evidence = Evidence(path=filename, sha256=sha256, c2pa=manifest)
         try:  # the pixel signals, each kept as it is read: a crash in one keeps the others
-            image = decode_image(data, path=filename)
-            if image.mode != "RGB":  # via RGBA so palette transparency converts without a warning
-                image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
+            image = decode_image(data, path=filename, rgb=True)
             evidence = dataclasses.replace(evidence, watermark=self._watermark(image))
             evidence = dataclasses.replace(evidence, detector=self._detect(image))
         except Exception as err:  # noqa: BLE001 - see verify_bytes

@@ -220,7 +220,7 @@ def _signing_certificates(reader, report: dict) -> dict:
         leaf = _leaf_certificate(cose)
         try:
             out[label] = None if leaf is None else x509.load_der_x509_certificate(leaf)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # a damaged certificate: unreadable, not a crash
             out[label] = None
     return out
 
