@@ -199,7 +199,11 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
                 if base is None:
                     raise fail(table, key, f"relative path {entry!r} in a shipped policy")
                 p = base / p
-            if not p.is_file():
+            try:
+                found = p.is_file()
+            except OSError as err:  # a name too long, a loop of links: the policy's error
+                raise fail(table, key, f"cannot use {entry[:80]!r}: {err.strerror}") from None
+            if not found:
                 raise fail(table, key, f"no such file: {p}")
             out.append(p)
         return tuple(out)

@@ -366,3 +366,11 @@ def test_a_corrupt_anchor_block_points_into_the_policy(tmp_path, roots):
     assert (info.value.field, info.value.line) == ("trust.anchors", line_of(GOOD, "anchors ="))
     assert str(info.value).endswith(f"line {len(good.splitlines()) + 1}: PEM certificate block is not a "
                                     "readable certificate")
+
+
+def test_a_path_the_system_cannot_stat_is_a_policy_error(tmp_path):
+    """Found by the fuzz run: a 5,000-character anchor path raised OSError (name too long)."""
+    text = GOOD.replace('anchors = ["roots.pem"]', f'anchors = ["{"a" * 5000}.pem"]')
+    with pytest.raises(PolicyError) as info:
+        Policy.load(write(tmp_path, text))
+    assert info.value.field == "trust.anchors" and "File name too long" in str(info.value)

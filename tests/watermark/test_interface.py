@@ -110,3 +110,21 @@ def test_detect_is_thread_safe(photo):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda im: wm.detect(im), images * 2))
     assert [r.content_id for r in results] == (ids + [None, None]) * 2
+
+
+def test_a_palette_pillow_cannot_convert_is_a_watermark_error():
+    """Found by the 1,000,000-input fuzz run: a tRNS chunk longer than the palette made
+    ``detect`` raise Pillow's ValueError instead of trustgen's one-line error."""
+    import io
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("P", (300, 300), 1).save(buf, "PNG")
+    png = buf.getvalue()
+    at = png.index(b"IDAT") - 4
+    body = b"\x00" * 300
+    chunk = len(body).to_bytes(4, "big") + b"tRNS" + body + zlib.crc32(b"tRNS" + body).to_bytes(4, "big")
+    image = Image.open(io.BytesIO(png[:at] + chunk + png[at:]))
+    image.load()
+    with pytest.raises(WatermarkError, match="cannot be converted"):
+        wm.detect(image)

@@ -53,7 +53,11 @@ def _split(image) -> tuple[np.ndarray, str, object]:
     if mode not in ("RGB", "RGBA", "L", "LA"):
         has_alpha = mode in ("PA", "RGBa") or "transparency" in image.info
         mode = "LA" if mode == "La" else "RGBA" if has_alpha else "RGB"  # La converts to LA only
-        image = image.convert(mode)
+        try:
+            image = image.convert(mode)
+        except (ValueError, AssertionError) as err:  # e.g. more transparency entries than colours
+            raise WatermarkError(f"the image's {image.mode} pixels cannot be converted to {mode}: "
+                                 f"{err}") from None
     alpha = image.getchannel("A") if mode in ("RGBA", "LA") else None
     return rgb_array(image), mode, alpha
 
@@ -134,7 +138,8 @@ def detect(image, *, key: bytes | None = None, keys: Sequence[bytes] = (),
     (``WatermarkEvidence.judged``); ``detected`` and the scheme, id and key it names are this
     search judged at ``max_p_value``. ``schemes=None`` reads ``DETECT_SCHEMES``. A scheme that
     cannot read this image (too small for it) is left out of ``schemes_checked``: the image's
-    content never raises, only a bad key or scheme name does. EXIF orientation is applied
+    content never raises, only a bad key or scheme name does (or, as ``WatermarkError``, pixels
+    Pillow cannot convert at all). EXIF orientation is applied
     before reading.
     """
     names = DETECT_SCHEMES if schemes is None else check_schemes(schemes)
