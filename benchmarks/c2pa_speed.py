@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _results import add_output_options, destination  # noqa: E402
 
 
 def photo_512():
@@ -90,8 +91,9 @@ def median_ms(samples) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=60)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "c2pa_speed.json")
+    add_output_options(ap, "c2pa_speed.json")
     args = ap.parse_args(argv)
+    args.out = destination(args, "c2pa_speed.json")
 
     import c2pa
 

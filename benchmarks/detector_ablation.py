@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from detector_limits import SMOOTHING, real_tiles  # the script's folder is on sys.path
+from _results import add_output_options, destination  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"shipped": True, "no-jpeg": {"jpeg": 0.0}, "no-smoothing": {"resize": 0.0, "blur": 0.0}}
@@ -55,6 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=REPO / ".detector-data")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int, default=2)
+    add_output_options(ap, "detector_ablation.json")
     args = ap.parse_args(argv)
     import torch
 
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
     print(f"{'':30s}" + "".join(f"{n:>14s}" for n in VARIANTS))
     for label, get in rows.items():
         print(f"{label:30s}" + "".join(f"{median(n, get):14.4f}" for n in VARIANTS))
-    path = REPO / "benchmarks" / "results" / "detector_ablation.json"
+    path = destination(args, "detector_ablation.json")
     path.write_text(json.dumps({"command": "python benchmarks/detector_ablation.py",
                                 "seeds": args.seeds, "test_images": len(test), "runs": runs,
                                 "median": {n: {label: median(n, get) for label, get in rows.items()}

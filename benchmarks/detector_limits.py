@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
+from _results import add_output_options, destination  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 
 SMOOTHING = {
     "gaussian blur r=0.6": lambda im: im.filter(ImageFilter.GaussianBlur(0.6)),
@@ -54,6 +54,7 @@ def real_tiles() -> list[Image.Image]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--generations", type=int, default=16)
+    add_output_options(ap, "detector_limits.json")
     args = ap.parse_args(argv)
 
     import torch
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     print(f"{'images':48s} {'flagged':>9s}  median p")
     for name, r in rows.items():
         print(f"{name:48s} {r['flagged']:>3d}/{r['n']:<5d}  {r['median_p']:.3g}")
-    path = RESULTS / "detector_limits.json"
+    path = destination(args, "detector_limits.json")
     path.write_text(json.dumps({"command": "python benchmarks/detector_limits.py",
                                 "detector": str(det.model_id), "threshold": thr, "rows": rows},
                                indent=1) + "\n")

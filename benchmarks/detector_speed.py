@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _results import add_output_options, destination  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,9 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--forward-crops", type=int, default=None,
                     help="crops per forward pass (default: detectors.model.FORWARD_CROPS); "
                          "144 = one pass per batch of 16 images, the code before it was split")
-    ap.add_argument("--out", type=Path,
-                    default=REPO / "benchmarks" / "results" / "detector_speed.json")
+    add_output_options(ap, "detector_speed.json")
     args = ap.parse_args(argv)
+    args.out = destination(args, "detector_speed.json")
     import timm  # noqa: F401  (imported here so its share of the memory is measured apart)
     import torch
 

@@ -66,6 +66,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "fuzz"))  # mutations.py, shared with the property tests
 
 import mutations
+from _results import add_output_options, destination  # noqa: E402
 
 #: Share of the inputs each target gets: most go through the full verifier without the detector
 #: (its network costs more than everything else together); a slice runs with it.
@@ -646,7 +647,7 @@ def main(argv=None) -> int:
                     help="resident memory one input may add (issue 16's target: 1 GB)")
     ap.add_argument("--targets", default=",".join(TARGETS),
                     type=lambda s: [t for t in s.split(",") if t])
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fuzz.json")
+    add_output_options(ap, "fuzz.json")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "trustgen-fuzz",
                     help="seed files and the identity that signed them, reused between runs")
     ap.add_argument("--crashers", type=Path, default=None,
@@ -654,6 +655,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh-corpus", action="store_true", help="rebuild the seed files")
     ap.add_argument("--replay", type=Path, help="run one saved input and show its traceback")
     args = ap.parse_args(argv)
+    args.out = destination(args, "fuzz.json")
     if args.replay:
         return replay(args.replay, args.work)
     unknown = sorted(set(args.targets) - set(TARGETS))

@@ -43,6 +43,7 @@ import time
 import zlib
 from dataclasses import asdict
 from pathlib import Path
+from _results import add_output_options, destination  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("verify", "embed")
@@ -242,9 +243,10 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="*", choices=TASKS, default=list(TASKS))
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--cap-gb", type=float, default=6.0)
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/hostile_inputs.json")
+    add_output_options(ap, "hostile_inputs.json")
     ap.add_argument("--child", nargs=2, metavar=("TASK", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.out = destination(args, "hostile_inputs.json")
     if args.child:
         print(json.dumps(child(*args.child, args.cap_gb)))
         return

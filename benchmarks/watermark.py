@@ -54,8 +54,8 @@ from trustgen.errors import WatermarkError  # noqa: E402
 
 from trustgen import watermark as wm  # noqa: E402
 from trustgen.watermark import payload  # noqa: E402
+from _results import add_output_options, destination  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 SKIMAGE = ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel",
            "motorcycle_left", "hubble_deep_field", "retina", "immunohistochemistry", "moon",
            "coins")
@@ -476,11 +476,12 @@ def main(argv=None):
     ap.add_argument("--generated-cache", type=Path,
                     default=Path(os.environ.get("TMPDIR", "/tmp")) / "trustgen-bench-generated")
     ap.add_argument("--unmarked", type=int, default=10_000)
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    add_output_options(ap, "")
     ap.add_argument("--merge", action="store_true",
                     help="re-run only --schemes (and false alarms if --unmarked > 0) and merge "
                          "into the existing results, recording the re-run in meta")
     args = ap.parse_args(argv)
+    args.out = destination(args, "")
     import cv2
 
     cv2.setNumThreads(1)

@@ -11,6 +11,7 @@ grid. Prints a table; writes benchmarks/results/watermark_limits.json.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import sys
@@ -20,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from trustgen import watermark as wm
+from _results import add_output_options, destination  # noqa: E402
 
 HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("wm_bench", HERE / "watermark.py")
@@ -81,7 +83,10 @@ def margins(pics: dict, seed: int = 5) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_output_options(ap, "watermark_limits.json")
+    args = ap.parse_args(argv)
     pics = bench.photos()
     copy = copy_attack(pics, b"benchmark identity key, 32 bytes", "c0ffee123456")
     margin = margins(pics)
@@ -91,7 +96,7 @@ def main() -> int:
     print(f"{'attack (512 px)':20s} recovered")
     for name, r in margin.items():
         print(f"{name:20s} {r['recovered']}/{r['n']}  {' '.join(r['lost'])}")
-    path = bench.RESULTS / "watermark_limits.json"
+    path = destination(args, "watermark_limits.json")
     path.write_text(json.dumps({"command": "python benchmarks/watermark_limits.py",
                                 "copy_attack": copy, "margins_512": margin}, indent=1) + "\n")
     print(f"wrote {path}")

@@ -1,6 +1,7 @@
 """Sign with a key that never leaves a KMS or HSM: trustgen only sees a ``sign(bytes)`` callable.
 
-Run: ``python examples/kms_signer.py [OUTPUT.png]``. ``FakeKms`` stands in for a real client
+Run: ``python examples/kms_signer.py [OUTPUT.png]`` (default: ``kms-signed.png`` in the system's
+temporary folder, so the checkout stays as it was). ``FakeKms`` stands in for a real client
 (AWS KMS ``sign(KeyId, Message, SigningAlgorithm="ECDSA_SHA_256")``, Google Cloud KMS
 ``asymmetric_sign``, a PKCS#11 session); like them it returns a DER-encoded ECDSA signature.
 The certificate chain for the KMS key is ordinary PEM that your CA issued; here a throwaway
@@ -56,4 +57,4 @@ def main(output: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "kms-signed.png")))
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.gettempdir()) / "kms-signed.png"))
