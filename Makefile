@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo-output
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv slim clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The verification-only install (`pip install trustgen`, no torch) built beside this one, with
+# its size and its verdicts on the shared C2PA fixtures compared with the full install's.
+slim: venv
+	$(BIN)/python benchmarks/slim_install.py --rebuild
 
 clean:
 	rm -rf $(DEMO) build dist *.egg-info .pytest_cache

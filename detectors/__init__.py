@@ -6,8 +6,9 @@ when a model is built or run, so ``trustgen --help`` can list this package's com
 The dependency runs one way. No module of ``trustgen`` imports this package; trustgen finds it
 through entry points declared in pyproject.toml:
 
-- ``trustgen.detectors`` / ``default``: ``SyntheticImageDetector.load``, which returns the
-  shipped fitted detector (what ``trustgen verify`` runs);
+- ``trustgen.detectors`` / ``default``: ``inference.load_detector``, which returns the shipped
+  fitted detector exported to ONNX (what ``trustgen verify`` runs, on onnxruntime, without
+  torch; ``SyntheticImageDetector`` is the torch model it is exported from, for training);
 - ``trustgen.commands`` / ``detect`` and ``detector``: the commands in ``detectors.cli``.
 
 This package uses only this surface of trustgen: ``trustgen.errors`` (its exceptions),
@@ -18,9 +19,10 @@ in ``detectors.cli`` only, the output helpers of ``trustgen.cli._render``.
 
 from importlib import import_module
 
-__all__ = ["SyntheticImageDetector", "score_files"]
+__all__ = ["OnnxDetector", "SyntheticImageDetector", "load_detector", "score_files"]
 
-_HOME = {"SyntheticImageDetector": ".model", "score_files": ".scoring"}
+_HOME = {"OnnxDetector": ".inference", "SyntheticImageDetector": ".model",
+         "load_detector": ".inference", "score_files": ".scoring"}
 
 
 def __getattr__(name: str):

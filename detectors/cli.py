@@ -16,9 +16,9 @@ from trustgen.errors import InputError, TrustgenError
 
 
 def _set_threads(threads: int) -> None:
-    import torch
+    from .model import _torch
 
-    torch.set_num_threads(threads)
+    _torch()[0].set_num_threads(threads)
 
 
 @click.command("detect")
@@ -33,9 +33,10 @@ def detect_command(files, as_json, checkpoint, threads):
     the exit code is then 2."""
     from .scoring import label, score_files
 
-    _set_threads(threads)
+    if checkpoint is not None and checkpoint.suffix.lower() != ".onnx":
+        _set_threads(threads)  # a torch checkpoint; the shipped detector runs on onnxruntime
     failed, rows = False, []
-    for path, ev in score_files(files, checkpoint):
+    for path, ev in score_files(files, checkpoint, threads=threads):
         if isinstance(ev, TrustgenError):
             failed = True
             error_line(str(ev))

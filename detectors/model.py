@@ -18,14 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from trustgen.errors import DependencyError, InputError
-from trustgen.evidence import is_synthetic
+from trustgen.errors import InputError, missing_extra
+
+from .inference import CLASS_NAMES, FORMAT, Scorer, _fpr_quantile, _pad_to, expit
 
 CHECKPOINT = Path(__file__).with_name("checkpoints") / "trustgen-detector.safetensors"
-CLASS_NAMES = ("real", "synthetic")
-FORMAT = "trustgen-detector/1"
-#: Images per batch in ``raw_scores`` (and per read-decode batch in ``trustgen detect``).
-BATCH = 32
 #: Crops per forward pass: small passes keep activations in cache and peak memory low
 #: (``benchmarks/detector_speed.py --forward-crops``: faster than one pass of 144 crops, and
 #: 180 MB less peak RSS).
@@ -37,17 +34,9 @@ def _torch():
         import timm
         import torch
     except ImportError as err:
-        msg = f"the detector needs torch and timm ({err.name} is missing)"
-        raise DependencyError(msg) from None
+        raise missing_extra(err, "the torch detector (training, evaluation, .safetensors "
+                                 "checkpoints)") from None
     return torch, timm
-
-
-def _pad_to(a: np.ndarray, s: int) -> np.ndarray:
-    """Reflect-pad (symmetric) an (H, W, 3) array on the bottom and right to at least s x s."""
-    h, w = a.shape[:2]
-    if h >= s and w >= s:
-        return a
-    return np.pad(a, ((0, max(0, s - h)), (0, max(0, s - w)), (0, 0)), mode="symmetric")
 
 
 #: Probabilities of the training augmentations with ``augment=True``: resize (down, half of the
@@ -65,21 +54,6 @@ def _augment_probabilities(augment) -> dict[str, float]:
         return {**AUGMENT, **augment}
     raise ValueError(f"augment must be True, False or a dict with keys from "
                      f"{', '.join(AUGMENT)}, not {augment!r}")
-
-
-def _crop_weights(crops: np.ndarray, per: int) -> np.ndarray:
-    """1 for a crop with texture, 0 for a blank one (every channel's standard deviation under
-    one grey level: a border, a letterbox bar, a flat sky). A blank crop holds no generation
-    trace, so it gets no vote; an image with only blank crops averages them all."""
-    textured = crops.reshape(len(crops), -1, 3).std(axis=1).max(axis=1) >= 1.0
-    w = textured.reshape(-1, per).astype(float)
-    w[w.sum(axis=1) == 0] = 1.0
-    return w
-
-
-def _fpr_quantile(real_probabilities, fpr: float) -> float:
-    """The (1 - fpr) quantile of real images' scores, rounded up to an observed score."""
-    return float(np.quantile(real_probabilities, 1.0 - fpr, method="higher"))
 
 
 def jpeg_roundtrip(img, quality: int):
@@ -100,7 +74,7 @@ def _use_imagenet(pretrained) -> bool:
     raise ValueError(f"pretrained must be True, 'imagenet', False or None, not {pretrained!r}")
 
 
-class SyntheticImageDetector:
+class SyntheticImageDetector(Scorer):
     """Probability that an image is synthetic, calibrated, with a threshold at a target FPR.
 
     Images are scored at native resolution: ``crop_grid`` x ``crop_grid`` crops of
@@ -148,26 +122,6 @@ class SyntheticImageDetector:
         return f"SyntheticImageDetector(model_id={self.model_id!r}, arch={self.arch!r})"
 
     # -- preprocessing ---------------------------------------------------------------------
-    def _crops(self, image) -> np.ndarray:
-        """(crop_grid**2, S, S, 3) uint8 crops of one image at native resolution.
-
-        Each crop is cut from the image and only then converted and padded, so the cost is the
-        crops', whatever the image's size or shape (padding a 1 x 16,000,000 image first took
-        7 GB); the pixels are those of padding the whole image and cropping it.
-        """
-        s = self.input_size
-        w, h = image.size
-        g = self.crop_grid
-        ys = [(max(h, s) - s) // 2] if g == 1 else np.linspace(0, max(h, s) - s, g).astype(int)
-        xs = [(max(w, s) - s) // 2] if g == 1 else np.linspace(0, max(w, s) - s, g).astype(int)
-        crops = []
-        for y in ys:
-            for x in xs:
-                crop = image.crop((int(x), int(y), min(w, int(x) + s), min(h, int(y) + s)))
-                crops.append(_pad_to(np.asarray(crop.convert("RGB") if crop.mode != "RGB"
-                                                else crop), s))
-        return np.stack(crops)
-
     def _tensor(self, crops: np.ndarray):
         torch, _ = _torch()
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
@@ -175,60 +129,16 @@ class SyntheticImageDetector:
         std = torch.tensor(self.preprocessing_["std"]).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    # -- inference -------------------------------------------------------------------------
+    # -- inference (the rest is Scorer's) ----------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise ValueError("this detector is not fitted; call fit() or load() first")
 
-    def raw_scores(self, images) -> np.ndarray:
-        """Uncalibrated score per image: logit(synthetic) - logit(real), averaged over the crops
-        that are not blank (see ``_crop_weights``)."""
-        self._check_fitted()
+    def _logits(self, crops: np.ndarray) -> np.ndarray:
         torch, _ = _torch()
-        images = list(images)
-        per = self.crop_grid ** 2
-        out = []
         with torch.inference_mode():
-            for i in range(0, len(images), BATCH):
-                crops = np.concatenate([self._crops(im) for im in images[i:i + BATCH]])
-                logits = torch.cat([self.model_(self._tensor(crops[k:k + FORWARD_CROPS]))
-                                    for k in range(0, len(crops), FORWARD_CROPS)]).float()
-                diff = (logits[:, 1] - logits[:, 0]).numpy().reshape(-1, per)
-                out.append(np.average(diff, axis=1, weights=_crop_weights(crops, per)))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-    def decision_function(self, images) -> np.ndarray:
-        """Calibrated log-odds of 'synthetic' (equal class priors)."""
-        z = self.raw_scores(images)
-        return self.calibration_["scale"] * z + self.calibration_["bias"]
-
-    def predict_proba(self, images) -> np.ndarray:
-        """(n, 2) array, columns [real, synthetic], rows summing to 1."""
-        from scipy.special import expit
-
-        p = expit(self.decision_function(images))
-        return np.stack([1.0 - p, p], axis=1)
-
-    def predict(self, images) -> np.ndarray:
-        """0 (real) or 1 (synthetic) per image, at the calibrated threshold ``threshold_``."""
-        p = self.predict_proba(images)[:, 1]
-        return self.classes_[is_synthetic(p, self.threshold_).astype(int)]
-
-    def threshold_at_fpr(self, fpr: float) -> float:
-        """The threshold on p(synthetic) that flagged at most ``fpr`` of the calibration set's
-        real images (``threshold_`` at ``target_fpr``). Raises ValueError for any other rate
-        when the calibration scores are not stored or too few to resolve it."""
-        self._check_fitted()
-        if np.isclose(fpr, self.target_fpr):
-            return float(self.threshold_)
-        real = self.calibration_.get("real_probabilities", ())
-        if not real:
-            raise ValueError(f"detector {self.model_id} stores no calibration scores; it is "
-                             f"calibrated for a false-positive rate of {self.target_fpr} only")
-        if not 0 < fpr < 1 or fpr * len(real) < 1:
-            raise ValueError(f"a false-positive rate of {fpr} cannot be resolved with "
-                             f"{len(real)} real calibration images (at least {1 / len(real):.3g})")
-        return _fpr_quantile(real, fpr)
+            return torch.cat([self.model_(self._tensor(crops[k:k + FORWARD_CROPS]))
+                              for k in range(0, len(crops), FORWARD_CROPS)]).float().numpy()
 
     # -- training --------------------------------------------------------------------------
     def _build(self, *, pretrained: bool):
@@ -323,7 +233,6 @@ class SyntheticImageDetector:
         Classes are weighted equally, so probabilities assume even prior odds; the threshold is
         the (1 - target_fpr) quantile of the calibrated probability on the real images.
         """
-        from scipy.special import expit
         from sklearn.linear_model import LogisticRegression
 
         y = np.asarray(y).astype(int)
@@ -377,13 +286,7 @@ class SyntheticImageDetector:
         from safetensors.torch import load
 
         det = cls(**meta["params"])
-        det.model_id = meta["model_id"]
-        det.preprocessing_ = meta["preprocessing"]
-        det.class_names_ = tuple(meta["class_names"])
-        det.classes_ = np.array([0, 1])
-        det.calibration_ = meta["calibration"]
-        det.threshold_ = float(meta["threshold"])
-        det.training_summary_ = meta["training"]
+        det._set_metadata(meta)
         model = det._build(pretrained=False)
         try:
             state = load(data)

@@ -9,16 +9,17 @@ from trustgen.errors import TrustgenError, file_error
 from trustgen.evidence import DetectorEvidence
 
 from .folders import open_image
-from .model import BATCH, CLASS_NAMES, SyntheticImageDetector
+from .inference import BATCH, CLASS_NAMES, THREADS, load_detector
 
 
-def score_files(paths: Iterable, checkpoint=None
+def score_files(paths: Iterable, checkpoint=None, *, threads: int = THREADS
                 ) -> Iterator[tuple[Path, DetectorEvidence | TrustgenError]]:
     """``(path, evidence)`` for each file in order, or ``(path, error)`` for one that cannot be
     read or decoded, whatever its decoder raised, so one bad file never stops the run. Files
     are decoded ``BATCH`` at a time to bound memory. ``checkpoint``: a detector file instead
-    of the shipped one; a bad one raises before anything is yielded."""
-    det = SyntheticImageDetector.load(checkpoint)
+    of the shipped one (``.onnx`` runs on onnxruntime, ``.safetensors`` needs torch); a bad one
+    raises before anything is yielded. ``threads``: onnxruntime's threads per batch."""
+    det = load_detector(checkpoint, threads=threads)
     paths = [Path(p) for p in paths]
     for start in range(0, len(paths), BATCH):
         decoded = []

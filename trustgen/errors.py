@@ -46,6 +46,13 @@ class DependencyError(TrustgenError):
     """An optional dependency needed for this operation is not installed."""
 
 
+def missing_extra(err: ImportError, what: str, extra: str = "generate") -> DependencyError:
+    """The one-line error for ``what`` when the slim install lacks a library of an extra
+    (torch and diffusers come with ``trustgen[generate]``; verification never needs them)."""
+    return DependencyError(f"{what} needs `pip install 'trustgen[{extra}]'` "
+                           f"({err.name or err} is not installed)")
+
+
 def one_line(err: BaseException) -> str:
     """An exception's text folded onto one line (c2pa's messages span several)."""
     return " ".join(str(err).split())

@@ -31,11 +31,11 @@ def test_no_trustgen_module_imports_detectors():
 
 
 def test_default_detector_entry_point_loads_the_shipped_fitted_detector():
-    from detectors import SyntheticImageDetector
+    from detectors import OnnxDetector
 
     (ep,) = entry_points(group="trustgen.detectors", name="default")
     det = ep.load()()
-    assert det is SyntheticImageDetector.load()
+    assert det is OnnxDetector.load()  # the torch-free export of the shipped checkpoint
     assert det.model_id.startswith("trustgen-detector-") and 0 < det.threshold_ < 1
 
 

@@ -172,7 +172,7 @@ def test_patch_transformer_generator_keeps_the_size_and_differs_from_its_input()
 
 
 def test_blank_crops_get_no_vote_unless_all_are_blank():
-    from detectors.model import _crop_weights
+    from detectors.inference import _crop_weights
 
     rng = np.random.default_rng(0)
     textured = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)

@@ -1,9 +1,11 @@
 """Shared code for the invisible-watermark (``imwatermark``) schemes.
 
-Embedding calls the library itself, so marks are exactly what its users make. Decoding is a
-vectorised re-implementation of its dwtDct and dwtDctSvd readers (the library loops over 4x4
-blocks in Python and imports torch on import): the same bits, in a few milliseconds, which
-matters because ``detect`` runs on every verified file. Tests check both against the library.
+The library imports torch on import, so the base install does not use it: dwtDct and dwtDctSvd
+are embedded by a port of its encoders (the same OpenCV and PyWavelets calls in the same order,
+so the marks are the library's to the last bit) and read by a vectorised re-implementation of
+its readers (the library loops over 4x4 blocks in Python): the same bits, in a few milliseconds,
+which matters because ``detect`` runs on every verified file. Tests check both against the
+library. Only rivaGan, whose networks ship inside the library, needs it (``trustgen[generate]``).
 """
 
 from __future__ import annotations
@@ -105,14 +107,66 @@ def decode_dwtdctsvd(rgb: np.ndarray, n_bits: int) -> np.ndarray | None:
 
 
 def encode(rgb: np.ndarray, bits, method: str) -> np.ndarray:
-    """Embed ``bits`` with the library's own encoder (float input, as diffusers' SDXL does)."""
-    from imwatermark import WatermarkEncoder
+    """Embed ``bits`` as ``WatermarkEncoder().encode(float_bgr, method)`` does (float input, as
+    diffusers' SDXL watermarker passes it)."""
+    if method == "rivaGan":
+        return _encode_rivagan(rgb, bits)
+    import cv2
+    import pywt
 
+    bits = np.asarray([int(b) for b in bits])
+    yuv = cv2.cvtColor(rgb[:, :, ::-1].astype(np.float32), cv2.COLOR_BGR2YUV)
+    h, w = yuv.shape[0] // 4 * 4, yuv.shape[1] // 4 * 4
+    ll, (dh, dv, dd) = pywt.dwt2(yuv[:h, :w, 1], "haar")  # U only: the library's scales
+    bh, bw = ll.shape[0] // 4, ll.shape[1] // 4
+    blocks = ll[:bh * 4, :bw * 4].reshape(bh, 4, bw, 4).swapaxes(1, 2).reshape(-1, 16)
+    wm_bits = bits[np.arange(len(blocks)) % bits.size]
+    marked = (_embed_max_dct if method == "dwtDct" else _embed_dct_svd)(blocks, wm_bits)
+    ll[:bh * 4, :bw * 4] = marked.reshape(bh, bw, 4, 4).swapaxes(1, 2).reshape(bh * 4, bw * 4)
+    yuv[:h, :w, 1] = pywt.idwt2((ll, (dv, dh, dd)), "haar")  # sic: the library swaps them
+    out = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+    return np.clip(np.rint(out[:, :, ::-1]), 0, 255).astype(np.uint8)
+
+
+def _quantise(value: np.ndarray, wm_bits: np.ndarray) -> np.ndarray:
+    """The library's ``(v // scale + 0.25 + 0.5 * bit) * scale``, in its float32 arithmetic."""
+    step = np.float32(STEP)
+    return ((value // step + np.float32(0.25)) + (wm_bits * 0.5).astype(np.float32)) * step
+
+
+def _embed_max_dct(blocks: np.ndarray, wm_bits: np.ndarray) -> np.ndarray:
+    """dwtDct: the largest AC coefficient's magnitude of each block quantised onto its bit."""
+    out = blocks.copy()
+    rows = np.arange(len(out))
+    pos = np.abs(out[:, 1:]).argmax(axis=1) + 1
+    val = out[rows, pos]
+    q = _quantise(np.abs(val), wm_bits)
+    out[rows, pos] = np.where(val >= 0, q, -q)
+    return out
+
+
+def _embed_dct_svd(blocks: np.ndarray, wm_bits: np.ndarray) -> np.ndarray:
+    """dwtDctSvd: the largest singular value of each block's DCT quantised onto its bit (one
+    block at a time, with the library's calls, so every rounding is the library's)."""
+    import cv2
+
+    out = np.empty_like(blocks)
+    for i, (block, bit) in enumerate(zip(blocks.reshape(-1, 4, 4), wm_bits)):
+        u, s, v = np.linalg.svd(cv2.dct(block))
+        s[0] = _quantise(s[0], bit)
+        out[i] = cv2.idct(np.dot(u, np.dot(np.diag(s), v))).reshape(16)
+    return out
+
+
+def _encode_rivagan(rgb: np.ndarray, bits) -> np.ndarray:
+    try:
+        from imwatermark import WatermarkEncoder
+    except ImportError as err:
+        from ..errors import missing_extra
+
+        raise missing_extra(err, "the rivaGan watermark scheme") from None
     encoder = WatermarkEncoder()
     encoder.set_watermark("bits", [int(b) for b in bits])
-    bgr = rgb[:, :, ::-1].astype(np.float32)
-    if method == "rivaGan":
-        encoder.loadModel()
-        bgr = rgb[:, :, ::-1].copy()
-    out = encoder.encode(bgr, method)
+    encoder.loadModel()
+    out = encoder.encode(rgb[:, :, ::-1].copy(), "rivaGan")
     return np.clip(np.rint(out[:, :, ::-1]), 0, 255).astype(np.uint8)

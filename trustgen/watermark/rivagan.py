@@ -1,7 +1,7 @@
 """invisible-watermark's rivaGan (a small ONNX encoder/decoder shipped inside imwatermark).
 
 Its capacity is 32 bits, too few for a 48-bit content id *and* a presence test, so here it
-carries a keyed 32-bit presence word only (no content id). About 1 s per image and a torch import,
+carries a keyed 32-bit presence word only (no content id). About 1 s per image and a torch import (``trustgen[generate]``),
 so ``detect`` tries it only when asked by name, and ``embed`` does not read it back.
 """
 
@@ -26,7 +26,12 @@ def _word(key: bytes) -> np.ndarray:
 
 
 def _decoder():
-    from imwatermark.rivaGan import RivaWatermark
+    try:
+        from imwatermark.rivaGan import RivaWatermark
+    except ImportError as err:  # the library imports torch: not in the base install
+        from ..errors import missing_extra
+
+        raise missing_extra(err, "the rivaGan watermark scheme") from None
 
     with _LOCK:
         RivaWatermark.loadModel()
