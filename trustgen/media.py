@@ -31,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import InputError, OutputExistsError
+from .errors import InputError, OutputExistsError, one_line
 
 #: Largest image decoded by default, in pixels (8k x 8k; Pillow's own bomb limit is 89 M).
 MAX_PIXELS = 64 * 1024 * 1024
@@ -80,7 +80,7 @@ def set_budget(new: Budget) -> Budget:
     return old
 
 
-KINDS = ("image", "video", "audio", "document")
+KINDS = ("image", "video", "audio", "document", "archive", "manifest")
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,26 @@ class MediaFormat:
     pillow: str | None = None  # Pillow's name for it, where Pillow reads or writes it
     can_decode: bool = False  # decode_image gives pixels (watermark and detector need them)
     can_encode: bool = False  # encode_image writes it (generate, watermark embed)
-    can_sign: bool = False  # trustgen signs it (sign_image probes the pixels, then c2pa signs)
-    carries_c2pa: bool = False  # c2pa reads and embeds manifests in it (verify reads them)
+    can_sign: bool = False  # c2pa embeds manifests in it, so ``trustgen sign`` signs it
+    carries_c2pa: bool = False  # c2pa reads manifests in it (verify reads them)
     #: Pillow save() arguments; a "quality" entry is replaced by encode_image's quality.
     encode_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
     encode_mode: str | None = None  # colour mode the encoder needs (JPEG has no alpha)
     #: For a format the sniffing library does not know or mistakes: does ``data`` look like one?
     sniff: Callable[[bytes], bool] | None = field(default=None, compare=False)
+    #: ISO BMFF brands that name it (``ftyp``): the major brand decides, unless it is one of
+    #: ``_GENERIC_BRANDS``; then the first compatible brand that names a format does.
+    brands: tuple[bytes, ...] = ()
+    #: A ZIP package: the content type its ``mimetype`` entry (OpenDocument, EPUB) or its
+    #: ``[Content_Types].xml`` (OOXML, OpenXPS) gives its main part. A DOCX is a ZIP to every
+    #: sniffer, and c2pa needs to be told which package it is.
+    package: str | None = None
+    #: A module whose import adds Pillow's plugin for it (a PyPI package; without it, the format
+    #: is refused by name when pixels are asked for, and its credentials are still read).
+    plugin: str | None = None
+    #: The format whose bytes it has (a DNG is a TIFF until its tags are read): a file sniffed
+    #: as that one and named with this one's extension is this one (``identify``).
+    container: str | None = None
     #: Peak memory of Pillow's decoder over that of the decoded image; the pixel limit is
     #: divided by it (measured at 8192 x 8192: 1 for JPEG, PNG, TIFF, BMP; libwebp's animation
     #: decoder, the only one Pillow uses, holds two RGBA canvases and a copy of the frame: 4).
@@ -117,8 +130,8 @@ class MediaFormat:
             raise ValueError(f"{self.name}: extensions must be lower case and start with a dot")
         if (self.can_decode or self.can_encode) and not self.pillow:
             raise ValueError(f"{self.name}: decoding and encoding go through Pillow; name its format")
-        if self.can_sign and not (self.can_decode and self.carries_c2pa):
-            raise ValueError(f"{self.name}: signing needs a decodable format that c2pa carries")
+        if self.can_sign and not self.carries_c2pa:
+            raise ValueError(f"{self.name}: signing needs a format that c2pa carries")
         object.__setattr__(self, "encode_options", MappingProxyType(dict(self.encode_options)))
 
     @property
@@ -157,11 +170,27 @@ def _looks_like_flac(data: bytes) -> bool:
     return data[start:start + 4] == b"fLaC"
 
 
+def _looks_like_manifest_store(data: bytes) -> bool:
+    """A bare C2PA manifest store (a ``.c2pa`` sidecar): a JUMBF superbox labelled c2pa."""
+    return data[4:8] == b"jumb" and data[12:16] == b"jumd" and data[16:20] == b"c2pa"
+
+
 def _looks_like_jxl(data: bytes) -> bool:
     return data.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n"))
 
 
-# Registration order is the order users see in lists ("trustgen signs jpeg, png, webp").
+#: Brands that say only "ISO BMFF still image" or "ISO BMFF media": a file whose major brand is
+#: one of these is named by its first compatible brand that names a format, else by the format
+#: that lists the generic brand (HEIF, MP4).
+_GENERIC_BRANDS = frozenset({b"mif1", b"msf1", b"miaf", b"isom", b"iso2", b"iso4", b"iso5",
+                             b"iso6", b"mp41", b"mp42"})
+
+_OOXML = "application/vnd.openxmlformats-officedocument."
+_ODF = "application/vnd.oasis.opendocument."
+
+# Registration order is the order users see in lists ("trustgen signs jpeg, png, webp, ...").
+# ``carries_c2pa`` and ``can_sign`` follow c2pa-python 0.38's Reader and Builder
+# ``get_supported_mime_types()`` (tests/test_media.py checks both).
 for _fmt in (
     MediaFormat("jpeg", "image/jpeg", (".jpg", ".jpeg"), pillow="JPEG", can_decode=True,
                 can_encode=True, can_sign=True, carries_c2pa=True, encode_mode="RGB",
@@ -173,28 +202,81 @@ for _fmt in (
     MediaFormat("webp", "image/webp", (".webp",), pillow="WEBP", can_decode=True,
                 can_encode=True, can_sign=True, carries_c2pa=True,
                 encode_options={"quality": 95, "method": 4}, decode_cost=4),
-    MediaFormat("gif", "image/gif", (".gif",), pillow="GIF", can_decode=True, carries_c2pa=True),
-    MediaFormat("tiff", "image/tiff", (".tif", ".tiff"), pillow="TIFF", can_decode=True,
+    MediaFormat("gif", "image/gif", (".gif",), pillow="GIF", can_decode=True, can_sign=True,
                 carries_c2pa=True),
-    # a Pillow built without libavif leaves AVIF out of decoding and refuses it by name
-    MediaFormat("avif", "image/avif", (".avif",), pillow="AVIF", can_decode=True,
-                carries_c2pa=True, decode_cost=2),  # 2.3 at 8192 x 8192
-    # decoding HEIC would need the pillow-heif plugin
-    MediaFormat("heic", "image/heic", (".heic", ".heif"), carries_c2pa=True),
-    MediaFormat("jxl", "image/jxl", (".jxl",), carries_c2pa=True, sniff=_looks_like_jxl),
-    MediaFormat("dng", "image/dng", (".dng",), carries_c2pa=True),  # its bytes say TIFF
-    MediaFormat("svg", "image/svg+xml", (".svg",), carries_c2pa=True, sniff=_looks_like_svg),
+    MediaFormat("tiff", "image/tiff", (".tif", ".tiff"), pillow="TIFF", can_decode=True,
+                can_sign=True, carries_c2pa=True),
+    # Pillow decodes AVIF itself (libavif); a Pillow built without it refuses AVIF by name
+    MediaFormat("avif", "image/avif", (".avif",), pillow="AVIF", can_decode=True, can_sign=True,
+                carries_c2pa=True, decode_cost=2, brands=(b"avif", b"avis")),  # 2.3 at 8192 x 8192
+    # HEIC and HEIF decode through pillow-heif's Pillow plugin (libheif)
+    MediaFormat("heic", "image/heic", (".heic",), pillow="HEIF", can_decode=True, can_sign=True,
+                carries_c2pa=True, decode_cost=2, plugin="pillow_heif.HeifImagePlugin",
+                brands=(b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")),
+    MediaFormat("heif", "image/heif", (".heif", ".hif"), pillow="HEIF", can_decode=True,
+                can_sign=True, carries_c2pa=True, decode_cost=2,
+                plugin="pillow_heif.HeifImagePlugin", brands=(b"mif1", b"msf1", b"miaf", b"mif2")),
+    # c2pa signs the ISO BMFF container only, not a bare codestream (sign.py says so)
+    MediaFormat("jxl", "image/jxl", (".jxl",), can_sign=True, carries_c2pa=True,
+                sniff=_looks_like_jxl),
+    # camera raw files: TIFF structures whose first image is a preview, so not decoded
+    MediaFormat("dng", "image/dng", (".dng",), can_sign=True, carries_c2pa=True, container="tiff"),
+    MediaFormat("nef", "image/x-nikon-nef", (".nef",), carries_c2pa=True, container="tiff"),
+    MediaFormat("arw", "image/x-sony-arw", (".arw",), carries_c2pa=True, container="tiff"),
+    MediaFormat("svg", "image/svg+xml", (".svg",), can_sign=True, carries_c2pa=True,
+                sniff=_looks_like_svg),
     MediaFormat("bmp", "image/bmp", (".bmp",), pillow="BMP", can_decode=True),
     MediaFormat("psd", "image/vnd.adobe.photoshop", (".psd",), pillow="PSD", can_decode=True),
-    MediaFormat("mp4", "video/mp4", (".mp4", ".m4v"), kind="video", carries_c2pa=True),
-    MediaFormat("mov", "video/quicktime", (".mov",), kind="video", carries_c2pa=True),
-    MediaFormat("avi", "video/x-msvideo", (".avi",), kind="video", carries_c2pa=True),
-    MediaFormat("m4a", "audio/mp4", (".m4a",), kind="audio", carries_c2pa=True),
-    MediaFormat("wav", "audio/wav", (".wav",), kind="audio", carries_c2pa=True),
-    MediaFormat("mp3", "audio/mpeg", (".mp3",), kind="audio", carries_c2pa=True),
-    MediaFormat("flac", "audio/flac", (".flac",), kind="audio", carries_c2pa=True,
-                sniff=_looks_like_flac),
-    MediaFormat("pdf", "application/pdf", (".pdf",), kind="document", carries_c2pa=True),
+    MediaFormat("mp4", "video/mp4", (".mp4", ".m4v"), kind="video", can_sign=True,
+                carries_c2pa=True, brands=(b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41",
+                                           b"mp42", b"avc1", b"M4V ", b"M4VH", b"M4VP", b"dash",
+                                           b"mmp4", b"f4v ")),
+    MediaFormat("mov", "video/quicktime", (".mov",), kind="video", can_sign=True,
+                carries_c2pa=True, brands=(b"qt  ",)),
+    MediaFormat("avi", "video/x-msvideo", (".avi",), kind="video", can_sign=True,
+                carries_c2pa=True),
+    MediaFormat("m4a", "audio/mp4", (".m4a",), kind="audio", can_sign=True, carries_c2pa=True,
+                brands=(b"M4A ", b"M4B ", b"M4P ")),
+    MediaFormat("wav", "audio/wav", (".wav",), kind="audio", can_sign=True, carries_c2pa=True),
+    MediaFormat("mp3", "audio/mpeg", (".mp3",), kind="audio", can_sign=True, carries_c2pa=True),
+    MediaFormat("flac", "audio/flac", (".flac",), kind="audio", can_sign=True,
+                carries_c2pa=True, sniff=_looks_like_flac),
+    MediaFormat("pdf", "application/pdf", (".pdf",), kind="document", can_sign=True,
+                carries_c2pa=True),
+    MediaFormat("docx", _OOXML + "wordprocessingml.document", (".docx",), kind="document",
+                can_sign=True, carries_c2pa=True,
+                package=_OOXML + "wordprocessingml.document.main+xml"),
+    MediaFormat("xlsx", _OOXML + "spreadsheetml.sheet", (".xlsx",), kind="document",
+                can_sign=True, carries_c2pa=True, package=_OOXML + "spreadsheetml.sheet.main+xml"),
+    MediaFormat("pptx", _OOXML + "presentationml.presentation", (".pptx",), kind="document",
+                can_sign=True, carries_c2pa=True,
+                package=_OOXML + "presentationml.presentation.main+xml"),
+    MediaFormat("docm", "application/vnd.ms-word.document.macroenabled.12", (".docm",),
+                kind="document", can_sign=True, carries_c2pa=True,
+                package="application/vnd.ms-word.document.macroenabled.main+xml"),
+    MediaFormat("xlsm", "application/vnd.ms-excel.sheet.macroenabled.12", (".xlsm",),
+                kind="document", can_sign=True, carries_c2pa=True,
+                package="application/vnd.ms-excel.sheet.macroenabled.main+xml"),
+    MediaFormat("pptm", "application/vnd.ms-powerpoint.presentation.macroenabled.12", (".pptm",),
+                kind="document", can_sign=True, carries_c2pa=True,
+                package="application/vnd.ms-powerpoint.presentation.macroenabled.main+xml"),
+    MediaFormat("oxps", "application/oxps", (".oxps",), kind="document", can_sign=True,
+                carries_c2pa=True, package="application/vnd.ms-package.xps-fixeddocumentsequence+xml"),
+    *(MediaFormat(ext, _ODF + part, ("." + ext,), kind="document", can_sign=True,
+                  carries_c2pa=True, package=_ODF + part)
+      for ext, part in (("odt", "text"), ("ods", "spreadsheet"), ("odp", "presentation"),
+                        ("odg", "graphics"), ("ott", "text-template"),
+                        ("ots", "spreadsheet-template"), ("otp", "presentation-template"),
+                        ("otg", "graphics-template"))),
+    MediaFormat("epub", "application/epub+zip", (".epub",), kind="document", can_sign=True,
+                carries_c2pa=True, package="application/epub+zip"),
+    # any other ZIP (c2pa keeps its manifest in META-INF/ as in the packages above)
+    MediaFormat("zip", "application/x-zip", (".zip",), kind="archive", can_sign=True,
+                carries_c2pa=True),
+    # a sidecar manifest store: read alone, its hard binding cannot match (verify --detached
+    # reads it with its asset); c2pa writes these, trustgen does not sign them as assets
+    MediaFormat("c2pa", "application/c2pa", (".c2pa",), kind="manifest", carries_c2pa=True,
+                sniff=_looks_like_manifest_store),
 ):
     register_format(_fmt)
 del _fmt
@@ -269,7 +351,18 @@ class MediaFile:
 def load(path: str | os.PathLike) -> MediaFile:
     """Read ``path`` once (``InputError`` if it cannot be) and name its format."""
     data = read_file(path)
-    return MediaFile(Path(path), data, sniff_format(data) or format_for_path(path))
+    return MediaFile(Path(path), data, identify(data, path))
+
+
+def identify(data: bytes, path: str | os.PathLike | None = None) -> str | None:
+    """The format of a file: its bytes decide (``sniff_format``), refined by its extension where
+    the bytes are another format's container (a ``.dng`` whose bytes say TIFF is a DNG); the
+    extension alone when the bytes say nothing."""
+    sniffed = sniff_format(data)
+    named = _LOOKUP.get(Path(path).suffix.lower()) if path is not None else None
+    if named is not None and (sniffed is None or named.container == sniffed):
+        return named.name
+    return sniffed
 
 
 def read_file(path: str | os.PathLike) -> bytes:
@@ -322,24 +415,89 @@ def _size(n: int) -> str:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The format from the file's first bytes, whatever its extension says: a format's own
-    ``sniff`` first, else ``filetype``, which tells the binary containers (ISO-BMFF brands too)."""
+    """The format from the file's contents, whatever its extension says: a format's own
+    ``sniff`` first, then the ISO BMFF brands and ZIP packages the table names, else
+    ``filetype``, which tells the other binary formats."""
     import filetype
 
     own = next((f.name for f in _FORMATS.values() if f.sniff and f.sniff(data)), None)
     if own is not None:
         return own
+    if data[4:8] == b"ftyp":
+        return _bmff_format(data)
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_format(data)
     kind = filetype.guess(data)
     return None if kind is None else _EXTENSION_NAMES.get("." + kind.extension)
 
 
+def _bmff_format(data: bytes) -> str | None:
+    """An ISO BMFF file's format from its ``ftyp`` brands (see ``MediaFormat.brands``)."""
+    size = int.from_bytes(data[:4], "big")
+    major = data[8:12]
+    compatible = [data[i:i + 4] for i in range(16, min(size, 1024) - 3, 4)]
+    owner = {b: f.name for f in _FORMATS.values() for b in f.brands}
+    if major in owner and major not in _GENERIC_BRANDS:
+        return owner[major]
+    return next((owner[b] for b in compatible if b in owner and b not in _GENERIC_BRANDS),
+                owner.get(major))
+
+
+#: Largest ``mimetype`` / ``[Content_Types].xml`` entry read to name a ZIP package.
+_PACKAGE_ENTRY_LIMIT = 1 << 20
+
+
+def _zip_format(data: bytes) -> str | None:
+    """Which package (``MediaFormat.package``) a ZIP is, else plain ``zip`` (None when it has
+    no readable central directory). Reads the directory and at most one small entry, so a ZIP
+    bomb costs nothing here."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for entry, exact in (("mimetype", True), ("[Content_Types].xml", False)):
+                try:
+                    info = archive.getinfo(entry)
+                except KeyError:
+                    continue
+                if info.file_size > _PACKAGE_ENTRY_LIMIT:
+                    continue
+                text = archive.read(info).strip().lower()
+                for fmt in _FORMATS.values():
+                    marker = (fmt.package or "").encode()
+                    if marker and (text == marker if exact else b'contenttype="' + marker + b'"' in text):
+                        return fmt.name
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            RuntimeError, NotImplementedError, zlib.error):
+        return None  # damaged or encrypted: the extension names it, and c2pa judges it
+    return "zip"
+
+
 def _pillow_decoders() -> list[str]:
-    """Pillow plugins for the table's decodable formats, those this Pillow has: no other plugin
-    sees untrusted input (EPS would run Ghostscript)."""
+    """Pillow plugins for the table's decodable formats, those this Pillow has (with the
+    formats' plugin packages, where installed): no other plugin sees untrusted input (EPS would
+    run Ghostscript)."""
     from PIL import Image
 
+    _load_plugins()
     Image.init()
     return [f.pillow for f in formats(can_decode=True) if f.pillow in Image.OPEN]
+
+
+@functools.cache
+def _load_plugins() -> None:
+    import importlib
+
+    for module in dict.fromkeys(f.plugin for f in _FORMATS.values() if f.plugin):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def decodes(name: str | None) -> bool:
+    """Whether ``decode_image`` gives pixels for format ``name`` here (this Pillow and its
+    installed plugins): the pixel signals (watermark, detector) apply only then."""
+    fmt = lookup(name)
+    return fmt is not None and fmt.can_decode and fmt.pillow in _pillow_decoders()
 
 
 @contextlib.contextmanager
@@ -370,12 +528,12 @@ def _opened(data: bytes, path: str | os.PathLike | None):
     except Image.DecompressionBombError:
         raise InputError(f"image is over the {_BUDGET.max_pixels} pixel limit", path=path) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise InputError(f"cannot decode image: {err}", path=path) from None
+        raise InputError(f"cannot decode image: {one_line(err)}", path=path) from None
     except (ArithmeticError, AssertionError, LookupError, RuntimeError, TypeError, struct.error,
             EOFError) as err:
         # Pillow's plugins on hostile bytes (PSD sizes, AVIF planes, TIFF rationals, a PNG
         # without IDAT in verify): still the file's fault, so still one line naming it
-        raise InputError(f"cannot decode image: {type(err).__name__}: {err}", path=path) from None
+        raise InputError(f"cannot decode image: {type(err).__name__}: {one_line(err)}", path=path) from None
 
 
 def _check_budget(width: int, height: int, size: int, fmt: MediaFormat | None,

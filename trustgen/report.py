@@ -7,7 +7,11 @@ cells cannot run as formulas, and no control character or undecodable byte of a 
 a reader. The HTML page is a Jinja2 template (``templates/report.html.j2``), autoescaped so a
 hostile file name, signer or reason is shown as text; it is self-contained
 (inline CSS, script and thumbnails as data URIs), so it can be mailed or archived with a
-verification run and still open years later without a network.
+verification run and still open years later without a network. Each row shows trustgen's
+rendering of the file beside the claim thumbnail its credentials carry (the only picture of a
+PDF, a sound or a video), badges coloured by the action the policy takes, and the ingredient
+tree as a tree. ``render_html(..., media={name: bytes})`` renders files that exist only in
+memory (an upload) without reading the disk.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ import csv
 import io
 import os
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
-from typing import Iterable
+from pathlib import Path
 
 import jinja2
 import markupsafe
 
 from ._version import __version__
+from .credentials.thumbnails import ingredient_key, manifest_thumbnails
 from .display import csv_cell, safe_value
-from .evidence import Signer, Verdict
-from .labels import LABELS, Label
-from .media import decode_image, read_file
+from .evidence import Ingredient, Signer, Verdict
+from .labels import LABELS, Label, failure_text
+from .media import decode_image, format_for_path, lookup, read_file, sniff_format
+from .policy import Policy
 
 CSV_COLUMNS = (
     "path", "verdict", "action", "passed", "c2pa_state", "c2pa_codes", "signer",
@@ -38,6 +46,17 @@ CSV_COLUMNS = (
     "reasons", "error", "sha256", "reason_codes",
 )
 THUMBNAIL_SIDE = 96
+INGREDIENT_THUMBNAIL_SIDE = 40
+#: Ingredients nested deeper than this are counted, not drawn (a hostile manifest can nest far).
+MAX_TREE_DEPTH = 12
+#: Folders listed in the header of a report over several; the rest are counted.
+MAX_FOLDERS_LISTED = 20
+#: How a label's own default action (``labels.Label.default_action``) colours a policy's action.
+_TONE_OF_DEFAULT = {"pass": "good", "warn": "warn", "fail": "bad"}
+#: Action tones from best to worst news.
+_SEVERITY = ("good", "warn", "bad")
+#: C2PA states with a manifest c2pa parsed, whose thumbnails can be read.
+_READ_STATES = ("trusted", "valid", "invalid")
 
 
 def render_jsonl(verdicts: Iterable[Verdict]) -> bytes:
@@ -65,60 +84,208 @@ def render_csv(verdicts: Iterable[Verdict]) -> bytes:
     return buf.getvalue().encode()
 
 
-def thumbnail_uri(path: str | None) -> str | None:
-    """A small JPEG of the file as a data URI, or None if it cannot be read or decoded, whatever
-    the decoder raised: the file's row says why (its verdict met the same decoder)."""
-    if not path:
-        return None
+def thumbnail_uri(path: str | None, data: bytes | None = None, *, side: int = THUMBNAIL_SIDE) -> str | None:
+    """A small JPEG of an image (``data``, else the file at ``path``) as a data URI, or None if
+    it cannot be read or decoded, whatever the decoder raised: the file's row says why (its
+    verdict met the same decoder)."""
     try:
-        image = decode_image(read_file(path), path=path)
+        if data is None:
+            if not path:
+                return None
+            data = read_file(path)
+        image = decode_image(data, path=path, rgb=True)
     except Exception:  # noqa: BLE001 - see the docstring
         return None
-    image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    image.thumbnail((side, side))
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=70)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _common_root(paths: list[str]) -> str:
-    """The folder the rows are shown relative to; none when the paths share no root (mixed
-    absolute and relative paths, or different drives)."""
+@dataclass
+class Previews:
+    """What a row shows of its file: trustgen's rendering of the pixels, the active manifest's
+    claim thumbnail, and the thumbnails of the ingredients in the tree, by ``ingredient_key``."""
+
+    file: str | None = None
+    claim: str | None = None
+    active: str | None = None
+    ingredients: dict[str, str] = field(default_factory=dict)
+    recovered: str | None = None  # the claim thumbnail of credentials recovered from a store
+
+
+def previews(verdict: Verdict, data: bytes | None = None) -> Previews:
+    """The ``Previews`` of a verdict's file, from ``data`` or else read from its path."""
+    path = verdict.evidence.path
+    if data is None:
+        try:
+            data = read_file(path) if path else None
+        except Exception:  # noqa: BLE001 - an unreadable file has no preview; its row says why
+            data = None
+    if data is None:
+        return Previews()
+    found = Previews(file=thumbnail_uri(path, data), recovered=_recovered_thumbnail(verdict))
+    c2pa = verdict.evidence.c2pa
+    if c2pa is not None and c2pa.state not in _READ_STATES:
+        return found
     try:
-        root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+        fmt = lookup(sniff_format(data) or (format_for_path(path) if path else None))
+        thumbs = manifest_thumbnails(data, fmt.mime) if fmt and fmt.carries_c2pa else None
+    except Exception:  # noqa: BLE001 - an illustration: never a reason to lose the report
+        thumbs = None
+    if not thumbs:
+        return found
+    found.active = thumbs.active
+    claim = thumbs.get(thumbs.active) if thumbs.active else None
+    if claim is not None:
+        found.claim = thumbnail_uri(path, claim[1])
+    wanted = _ingredient_keys(c2pa.ingredients if c2pa else (), thumbs.active, 0)
+    for key in wanted:
+        if key in thumbs:
+            uri = thumbnail_uri(path, thumbs[key][1], side=INGREDIENT_THUMBNAIL_SIDE)
+            if uri:
+                found.ingredients[key] = uri
+    return found
+
+
+def _recovered_thumbnail(verdict: Verdict) -> str | None:
+    """The thumbnail of the recovered manifest, read again from its store when that is a local
+    store (a remote resolver is not asked again to draw a report)."""
+    rec = verdict.evidence.recovered
+    if rec is None or not rec.found or not rec.source or rec.source.startswith(("http://", "https://")):
+        return None
+    if "://" not in rec.source and not Path(rec.source).is_file():
+        return None  # moved or deleted since: never create an empty store to draw a report
+    from .store import open_store
+    from .store.ingest import thumbnail
+
+    try:
+        with open_store(rec.source) as store:
+            store_bytes = store.get(rec.manifest_id)
+        thumb = None if store_bytes is None else thumbnail(store_bytes)
+        return None if thumb is None else thumbnail_uri(None, thumb)
+    except Exception:  # noqa: BLE001 - an illustration: never a reason to lose the report
+        return None
+
+
+def action_tones(verdicts: Iterable[Verdict], policy: Policy | None = None) -> dict[str, str]:
+    """The tone (``labels.TONES``) each action is coloured in: ``good`` for a passing action;
+    else ``bad`` where the action is given to a label whose own default is to fail, else
+    ``warn``. ``policy`` gives every label's action; without it, the verdicts' own."""
+    labels: dict[str, set[str]] = {}
+    passing: set[str] = set()
+    if policy is not None:
+        for name, action in policy.judge.actions.items():
+            labels.setdefault(action, set()).add(name)
+        passing |= policy.judge.passing_actions
+    for v in verdicts:
+        labels.setdefault(v.action, set()).add(v.label)
+        if v.passed:
+            passing.add(v.action)
+    worst = {action: max((_TONE_OF_DEFAULT.get(_label(n).default_action, "warn") for n in names),
+                         key=_SEVERITY.index)
+             for action, names in labels.items()}
+    return {action: "good" if action in passing else "bad" if tone == "bad" else "warn"
+            for action, tone in worst.items()}
+
+
+def render_html(verdicts: Iterable[Verdict], *, policy: str | Policy = "default",
+                title: str = "Verification report", thumbnails: bool = True, workers: int = 1,
+                media: Mapping[str, bytes] | None = None) -> bytes:
+    """The report page.
+
+    ``policy``: the ``Policy`` the verdicts were judged under (its actions colour every label
+    the page lists), or just its name. ``thumbnails``: render previews, ``workers`` threads at
+    a time (the slow part for big runs). ``media``: the files' bytes by verdict path, for files
+    that are not on disk (an upload): when given, previews come only from it and no file is
+    read."""
+    verdicts = list(verdicts)
+    policy_obj = policy if isinstance(policy, Policy) else None
+    tones = action_tones(verdicts, policy_obj)
+    paths = [v.evidence.path for v in verdicts]
+    root, folders = _folders([p for p in paths if p])
+    found: list[Previews] = [Previews()] * len(verdicts)
+    if thumbnails:
+        def preview(v: Verdict) -> Previews:
+            if media is None:
+                return previews(v)
+            data = media.get(v.evidence.path) if v.evidence.path is not None else None
+            return previews(v, data) if data is not None else Previews()
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            found = list(pool.map(preview, verdicts))
+    rows = [_row(v, p, root, tones) for v, p in zip(verdicts, found)]
+    labels = Counter(v.label for v in verdicts)
+    label_order = [name for name in LABELS if labels[name]] + sorted(set(labels) - set(LABELS))
+    label_action = {v.label: v.action for v in verdicts}
+    actions = Counter(v.action for v in verdicts)
+    action_order = sorted(actions, key=lambda a: (_SEVERITY.index(tones[a]), a))
+    page = _templates().get_template("report.html.j2").render(
+        title=title, policy=policy.name if policy_obj else policy, root=root, folders=folders,
+        max_folders=MAX_FOLDERS_LISTED,
+        rows=rows, passed=sum(v.passed for v in verdicts), version=__version__,
+        label_counts=[(_label(n), labels[n], tones[label_action[n]]) for n in label_order],
+        action_counts=[(a, actions[a], tones[a]) for a in action_order],
+        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    return page.encode()
+
+
+def _row(v: Verdict, found: Previews, root: str, tones: dict[str, str]) -> dict:
+    c2pa = v.evidence.c2pa
+    return {
+        "verdict": v, "label": _label(v.label), "tone": tones[v.action], "previews": found,
+        "name": _display_name(v.evidence.path, root), "codes": {r.code for r in v.reasons},
+        "tree": _tree(c2pa.ingredients if c2pa else (), found.active, found.ingredients, 0),
+    }
+
+
+def _ingredient_keys(ingredients: tuple[Ingredient, ...], parent: str | None, depth: int) -> list[str]:
+    """The ``ingredient_key`` of every ingredient the tree draws."""
+    if depth >= MAX_TREE_DEPTH:
+        return []
+    titles = [i.title for i in ingredients]
+    keys = []
+    for index, ing in enumerate(ingredients):
+        if parent:
+            keys.append(ingredient_key(parent, titles, index))
+        keys.extend(_ingredient_keys(ing.ingredients, ing.manifest_label, depth + 1))
+    return keys
+
+
+def _tree(ingredients: tuple[Ingredient, ...], parent: str | None, thumbs: dict[str, str], depth: int) -> list[dict]:
+    """The ingredient tree as nested nodes for the template, ``MAX_TREE_DEPTH`` levels at most."""
+    titles = [i.title for i in ingredients]
+    nodes = []
+    for index, ing in enumerate(ingredients):
+        deeper = depth + 1 < MAX_TREE_DEPTH
+        nodes.append({
+            "ingredient": ing,
+            "thumbnail": thumbs.get(ingredient_key(parent, titles, index)) if parent else None,
+            "children": _tree(ing.ingredients, ing.manifest_label, thumbs, depth + 1) if deeper else [],
+            "hidden": 0 if deeper else sum(1 for _ in ing.walk()) - 1,
+        })
+    return nodes
+
+
+def _folders(paths: list[str]) -> tuple[str, list[tuple[str, int]]]:
+    """The folder rows are shown relative to (none when the paths share no folder but the
+    file-system root, or mix absolute and relative paths), and each folder with its count of
+    files, relative to it."""
+    dirs = Counter(os.path.dirname(p) for p in paths)
+    try:
+        root = os.path.commonpath(list(dirs)) if dirs else ""
     except ValueError:
-        return ""
-    return os.path.dirname(root) if root and not os.path.isdir(root) else root
+        root = ""
+    if root and os.path.dirname(root) == root:  # "/" or a drive: names say more in full
+        root = ""
+    listed = sorted(dirs.items())
+    return root, [(os.path.relpath(d, root) if root else d or ".", n) for d, n in listed]
 
 
 def _label(name: str) -> Label:
     """The registered label; one from another trustgen version still gets a (neutral) badge."""
     return LABELS.get(name) or Label(name, name, "none", "warn")
-
-
-def render_html(verdicts: Iterable[Verdict], *, policy: str = "default",
-                title: str = "Verification report", thumbnails: bool = True, workers: int = 1) -> bytes:
-    """The report page; ``workers`` threads decode the thumbnails (the slow part for big runs)."""
-    verdicts = list(verdicts)
-    paths = [v.evidence.path for v in verdicts]
-    counts = Counter(v.label for v in verdicts)
-    order = [name for name in LABELS if counts[name]] + sorted(set(counts) - set(LABELS))
-    root = _common_root([p for p in paths if p])
-    uris: list[str | None] = [None] * len(verdicts)
-    if thumbnails:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            uris = list(pool.map(thumbnail_uri, paths))
-    rows = [
-        {"verdict": v, "label": _label(v.label), "thumbnail": uri, "name": _display_name(v.evidence.path, root)}
-        for v, uri in zip(verdicts, uris)
-    ]
-    page = _templates().get_template("report.html.j2").render(
-        title=title, policy=policy, root=root, rows=rows,
-        counts=[(_label(name), counts[name]) for name in order],
-        passed=sum(v.passed for v in verdicts), version=__version__,
-        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    )
-    return page.encode()
 
 
 @cache
@@ -129,23 +296,32 @@ def _templates() -> jinja2.Environment:
         finalize=_shown,
     )
     env.filters["signer"] = _signer_text
+    env.filters["short"] = _short
+    env.filters["failure"] = failure_text
     return env
 
 
 def _shown(value):
-    """Every value the template prints, before autoescaping: ``display.safe_value``, except
-    markup the template made itself (a macro's output)."""
+    """Every value the template prints, before autoescaping: ``display.safe_value``, booleans
+    as plain words, except markup the template made itself (a macro's output)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return value if isinstance(value, markupsafe.Markup) else safe_value(value)
+
+
+def _short(uri: str | None) -> str | None:
+    """The last part of an IPTC source-type URI (``trainedAlgorithmicMedia``)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1] if uri else uri
 
 
 def _display_name(path: str | None, root: str) -> str:
     if not path:
         return "(bytes)"
-    return os.path.relpath(path, root) if root and path.startswith(root) else path
+    return os.path.relpath(path, root) if root else path  # root holds every path (_folders)
 
 
-def _signer_text(signer: Signer | None) -> str | None:
-    if signer is None:
-        return None
+def _signer_text(signer: Signer | str | None) -> str | None:
+    if signer is None or isinstance(signer, str):
+        return signer
     who = ", ".join(v for v in (signer.common_name, signer.organization) if v)
     return who + (f" (issued by {signer.issuer})" if signer.issuer else "") or None

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trustgen.media import MAX_PIXELS, formats
+from trustgen.media import MAX_PIXELS, decodes, formats
 
 Mutator = Callable[[bytes, random.Random], bytes]
 
@@ -81,6 +81,8 @@ def raster_seeds(sizes: tuple[int, ...] = (SMALL, 256)) -> list[Seed]:
     for size in sizes:
         img = photo(size, seed=size)
         for fmt in formats(can_decode=True):
+            if not decodes(fmt.name):  # its plugin is not installed here
+                continue
             if fmt.pillow == "PSD":
                 out.append(Seed(f"raster/psd-{size}", psd_bytes(img)))
             elif fmt.pillow in Image.SAVE:
@@ -119,12 +121,12 @@ def signed_seeds(identity) -> list[Seed]:
     from trustgen import watermark
     from trustgen.credentials import sign_generated, sign_image
     from trustgen.evidence import Provenance
-    from trustgen.media import encode_image, signable_formats
+    from trustgen.media import encodable_formats, encode_image, signable_formats
 
     signer = identity.signer()
     out = [Seed(f"signed/{fmt}-{SMALL}", sign_image(encode_image(photo(SMALL, seed=3), fmt), fmt,
                                                     signer, source_type="digitalCapture"))
-           for fmt in signable_formats()]
+           for fmt in encodable_formats() if fmt in signable_formats()]
     cid = "0123456789ab"
     marked = watermark.embed(photo(256, seed=4), cid, key=identity.watermark_key)
     prov = Provenance(content_id=cid, model_id="fuzz", model_sha256="0" * 64, pipeline="fuzz",

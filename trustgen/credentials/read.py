@@ -5,6 +5,13 @@ manifest at a URL that was not fetched is ``remote``, an unparseable or unsuppor
 ``error`` with c2pa's reason. c2pa keeps ``trusted`` when only an ingredient fails, so each
 ingredient carries its own failure codes for the policy and the table to show.
 
+The ingredients form a tree at their real depth: each ingredient's own manifest (found by
+its ``active_manifest`` label in the store c2pa read) contributes its ingredients, with each
+level's codes corrected by what this validation saw. Each failure code of the active manifest is
+located (the signature, an identity assertion, an ingredient's record or manifest), so a reason
+can name the real cause. ``read_manifest(..., detailed=True)`` also returns the whole store as
+c2patool shows it: every assertion, each signer's certificate chain and time stamp, the tree.
+
 c2pa cannot narrow its EKU list (see trust.py), so the signers of the manifests it trusts are
 checked against ``TrustConfig.accepted_ekus`` here, on the certificate c2pa verified; one outside
 the list makes the manifest ``valid`` with ``signingCredential.untrusted``, as c2pa reports a
@@ -18,9 +25,11 @@ import json
 import os
 import re
 import threading
+import warnings
+from collections.abc import Mapping
 
 from ..errors import InputError, one_line
-from ..evidence import Ingredient, ManifestEvidence, Signer
+from ..evidence import Failure, Ingredient, ManifestEvidence, Signer
 from ..media import format_for_path, lookup, mime_for, read_file, sniff_format
 from .trust import TrustConfig, signer_eku_problem
 
@@ -33,7 +42,19 @@ _INFORMATIONAL = frozenset({
 })
 _URL = re.compile(r"https?://\S+")
 _UNTRUSTED = "signingCredential.untrusted"
+#: c2pa's failure codes for a hard binding that does not match the bytes it was checked against
+#: (a detached manifest of a re-encoded copy has only these).
+HARD_BINDING_CODES = frozenset({
+    "assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch",
+    "assertion.collectionHash.mismatch", "assertion.dataHash.malformed",
+})
 _UNREADABLE_SIGNER = "its signing certificate cannot be read to check its extended key usage"
+
+#: How far an ingredient tree is followed, in levels and in ingredients: a crafted store can
+#: nest without end, loop, or point many ingredients at one manifest (a tree that doubles at
+#: every level); real files stay far below both.
+MAX_INGREDIENT_DEPTH = 32
+MAX_INGREDIENTS = 2000
 
 _contexts: dict[TrustConfig, object] = {}
 _contexts_lock = threading.Lock()
@@ -52,33 +73,49 @@ def read_credentials(
     The format comes from ``fmt``, else the file's magic bytes, else ``path``'s extension, so a
     wrong extension does not matter. Thread-safe: c2pa contexts are shared per ``TrustConfig``.
     """
+    return read_manifest(data, fmt=fmt, trust=trust, path=path, detached=detached)[0]
+
+
+def read_manifest(
+    data: bytes,
+    *,
+    fmt: str | None = None,
+    trust: TrustConfig,
+    path: str | os.PathLike | None = None,
+    detached: bytes | None = None,
+    detailed: bool = False,
+) -> tuple[ManifestEvidence, dict | None]:
+    """``read_credentials``, and with ``detailed`` the whole manifest store as c2patool shows it
+    (``Evidence.manifest``; None when there is no manifest to show)."""
     import c2pa
 
     if not data:
-        return ManifestEvidence(state="error", reason="empty file (0 bytes)")
+        return ManifestEvidence(state="error", reason="empty file (0 bytes)"), None
     mime = _mime(data, fmt, path)
     known = lookup(mime)
     if known is not None and not known.carries_c2pa:  # c2pa would call it an unsupported type
-        return ManifestEvidence(state="absent", reason=f"{known.name} files cannot carry C2PA credentials")
+        return ManifestEvidence(state="absent", reason=f"{known.name} files cannot carry C2PA credentials"), None
     try:
         reader = c2pa.Reader(mime, io.BytesIO(data), detached, context=_context(trust))
     except c2pa.C2paError.ManifestNotFound:
-        return ManifestEvidence(state="absent", reason="no C2PA manifest in the file")
+        return ManifestEvidence(state="absent", reason="no C2PA manifest in the file"), None
     except c2pa.C2paError.RemoteManifest as err:
-        return _remote(err, trust.allow_remote)
+        return _remote(err, trust.allow_remote), None
     except c2pa.C2paError as err:
         text = one_line(err)
         if text.startswith("Remote:"):
-            return _remote(err, trust.allow_remote)
-        return ManifestEvidence(state="error", reason=text)
+            return _remote(err, trust.allow_remote), None
+        return ManifestEvidence(state="error", reason=text), None
     try:
         with reader:
             report = json.loads(reader.json())
             embedded = detached is None and reader.is_embedded()
-            certificates = _signing_certificates(reader, report)
-        return _evidence(report, embedded, certificates, _eku_refusals(report, certificates, trust))
+            signatures = _manifest_signatures(reader, report)
+        certificates = {label: _certificate(_leaf_certificate(cose)) for label, cose in signatures.items()}
+        evidence = _evidence(report, embedded, certificates, _eku_refusals(report, certificates, trust))
+        return evidence, (_detail(report, evidence, signatures) if detailed else None)
     except (c2pa.C2paError, ValueError, KeyError, TypeError, AttributeError) as err:
-        return ManifestEvidence(state="error", reason=f"unreadable manifest report: {one_line(err)}")
+        return ManifestEvidence(state="error", reason=f"unreadable manifest report: {one_line(err)}"), None
 
 
 def read_credentials_file(
@@ -134,37 +171,21 @@ def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[st
     label = report["active_manifest"]
     manifest = report["manifests"][label]
     results = report.get("validation_results") or {}
-    codes = _failures((results.get("activeManifest") or {}).get("failure"))
+    failing = (results.get("activeManifest") or {}).get("failure") or ()
+    codes = _failures(failing)
     if not results:  # older reports carry only the flat status list
-        codes = _failures(report.get("validation_status"), filter_success=True)
+        failing = report.get("validation_status") or ()
+        codes = _failures(failing, filter_success=True)
     state = _STATES.get(report.get("validation_state"), "invalid" if codes else "valid")
-    if label in refused:
-        state, codes = "valid", tuple(sorted({*codes, _UNTRUSTED}))
+    if label in refused:  # invalid only by its hard binding stays invalid, now untrusted too
+        state = "valid" if state == "trusted" else state
+        codes = tuple(sorted({*codes, _UNTRUSTED}))
 
-    deltas: dict[str, dict] = {}
-    for delta in results.get("ingredientDeltas") or ():
-        merged = deltas.setdefault(delta.get("ingredientAssertionURI", ""), {"success": [], "failure": []})
-        for kind in ("success", "failure"):
-            merged[kind].extend((delta.get("validationDeltas") or {}).get(kind) or ())
-    prefix = f"self#jumbf=/c2pa/{label}/c2pa.assertions/"
-    ingredients = []
-    for ing in manifest.get("ingredients") or ():
-        # What the signer recorded about the ingredient, corrected by what this validation saw
-        # (the delta): e.g. recorded signingCredential.untrusted, now trusted under our anchors.
-        recorded = set(_failures(ing.get("validation_status"), filter_success=True))
-        recorded |= set(_failures(((ing.get("validation_results") or {}).get("activeManifest") or {}).get("failure")))
-        delta = deltas.get(prefix + str(ing.get("label")), {})
-        now_ok = {_family(c) for c in _codes(delta.get("success"))}
-        ing_codes = {c for c in recorded if _family(c) not in now_ok} | set(_codes(delta.get("failure")))
-        if ing.get("active_manifest") in refused:
-            ing_codes.add(_UNTRUSTED)
-        ingredients.append(Ingredient(
-            title=ing.get("title"),
-            relationship=ing.get("relationship"),
-            codes=tuple(sorted(ing_codes)),
-            has_manifest=bool(ing.get("active_manifest") or ing.get("manifest_data")),
-            digital_source_type=_source_type(report["manifests"].get(ing.get("active_manifest")) or {}),
-        ))
+    ingredients = _Tree(report, _deltas(results), certificates, refused).ingredients(label, (label,))
+    failures = _locate([e for e in failing if isinstance(e, dict) and e.get("code") in codes],
+                       label, manifest, report["manifests"])
+    if label in refused:
+        failures += (Failure(_UNTRUSTED, explanation=refused[label]),)
 
     actions, source_type, generation = [], None, None
     for assertion in manifest.get("assertions") or ():
@@ -172,7 +193,7 @@ def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[st
         if lab in ("c2pa.actions", "c2pa.actions.v2") and isinstance(body, dict):
             for act in body.get("actions") or ():
                 actions.append(act.get("action"))
-                source_type = source_type or act.get("digitalSourceType")
+                source_type = source_type or _clean(act.get("digitalSourceType"))
         elif lab == "org.trustgen.generation" and isinstance(body, dict):
             generation = body
 
@@ -190,7 +211,7 @@ def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[st
     return ManifestEvidence(
         state=state,
         codes=codes,
-        ingredients=tuple(ingredients),
+        ingredients=ingredients,
         signer=signer if sig else None,
         claim_generator=_claim_generator(manifest),
         actions=tuple(a for a in actions if a),
@@ -198,60 +219,285 @@ def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[st
         embedded=embedded,
         reason=refused.get(label),  # why trustgen refuses a signer c2pa trusted
         trustgen=generation,
+        failures=failures,
     )
 
 
-def _signing_certificates(reader, report: dict) -> dict:
-    """Manifest label -> signing (leaf) certificate, for the active manifest and its
-    ingredients' manifests, read from the store c2pa validated (a URI naming a manifest streams
-    that manifest's store, ingredients' claims included). c2pa's own reports name the signer's
-    organisation but not its issuer, and do not give the certificate to check its EKUs."""
+def _detail(report: dict, evidence: ManifestEvidence, signatures: dict[str, bytes]) -> dict:
+    """The whole store as c2patool shows it (``Evidence.manifest``, verdict.schema.json): every
+    manifest with all its assertions, signer chain, time stamp and the status entries that
+    concern it; the ingredient tree from the active manifest; c2pa's own validation report."""
+    active = report["active_manifest"]
+    results = report.get("validation_results") or {}
+    entries = _status_entries(report)
+    manifests = [_manifest_detail(label, body, signatures.get(label), entries)
+                 for label, body in sorted(report["manifests"].items(), key=lambda kv: kv[0] != active)]
+
+    def node(ing: Ingredient) -> dict:
+        return {"label": ing.manifest_label, "title": ing.title, "relationship": ing.relationship,
+                "signer": ing.signer, "codes": list(ing.codes),
+                "children": [node(child) for child in ing.ingredients]}
+
+    return {
+        "active_manifest": active,
+        "manifests": manifests,
+        "tree": {"label": active, "title": report["manifests"][active].get("title"),
+                 "relationship": None, "signer": evidence.signer and evidence.signer.common_name,
+                 "codes": list(evidence.codes), "children": [node(i) for i in evidence.ingredients]},
+        "validation_state": report.get("validation_state"),
+        "validation_results": results or None,
+    }
+
+
+def _status_entries(report: dict) -> list[dict]:
+    """Every status entry of c2pa's report (``kind``: success, informational or failure), from
+    the active manifest's results and every ingredient delta, once each."""
+    results = report.get("validation_results") or {}
+    groups = [results.get("activeManifest") or {}]
+    groups += [d.get("validationDeltas") or {} for d in results.get("ingredientDeltas") or ()]
+    out, seen = [], set()
+    for group in groups:
+        for kind in ("success", "informational", "failure"):
+            for e in group.get(kind) or ():
+                if isinstance(e, dict) and (kind, e.get("code"), e.get("url")) not in seen:
+                    seen.add((kind, e.get("code"), e.get("url")))
+                    out.append({"code": e.get("code"), "kind": kind, "url": e.get("url"),
+                                "explanation": e.get("explanation")})
+    if not results:  # older reports: one flat list
+        for e in report.get("validation_status") or ():
+            if isinstance(e, dict):
+                kind = "success" if str(e.get("code", "")).endswith(_SUCCESS_SUFFIXES) else "failure"
+                out.append({"code": e.get("code"), "kind": kind, "url": e.get("url"),
+                            "explanation": e.get("explanation")})
+    return out
+
+
+def _manifest_detail(label: str, manifest: dict, cose: bytes | None, entries: list[dict]) -> dict:
+    sig = manifest.get("signature_info") or {}
+    own = f"self#jumbf=/c2pa/{label}"
+    mine = [e for e in entries if str(e.get("url")) in (own, label) or str(e.get("url")).startswith(own + "/")]
+    stamp = None if cose is None else _timestamp_certificate(cose)
+    timestamp = None
+    if stamp is not None or sig.get("time"):
+        timestamp = {"time": sig.get("time"),
+                     "authority": _name(stamp, "subject", "COMMON_NAME") or _name(stamp, "subject", "ORGANIZATION_NAME"),
+                     "codes": sorted({e["code"] for e in mine if str(e.get("code")).startswith("timeStamp.")})}
+    return {
+        "label": label,
+        "title": manifest.get("title"),
+        "format": manifest.get("format"),
+        "instance_id": manifest.get("instance_id"),
+        "claim_generator": _claim_generator(manifest),
+        "claim_generator_info": list(manifest.get("claim_generator_info") or ()),
+        "signature": {
+            "issuer": sig.get("issuer"), "common_name": sig.get("common_name"),
+            "alg": sig.get("alg"), "time": sig.get("time"), "timestamp": timestamp,
+            "chain": [_certificate_detail(c) for c in ([] if cose is None else _cose_chain(cose))],
+        },
+        "assertions": [{"label": a.get("label"), "data": a.get("data")}
+                       for a in manifest.get("assertions") or () if isinstance(a, dict)],
+        "ingredients": [{
+            "title": i.get("title"), "relationship": i.get("relationship"), "format": i.get("format"),
+            "manifest_label": i.get("active_manifest"),
+            "validation_status": _recorded_status(i),
+        } for i in manifest.get("ingredients") or () if isinstance(i, dict)],
+        "validation_status": mine,
+    }
+
+
+def _recorded_status(ingredient: dict) -> list[dict]:
+    """What the signer recorded about an ingredient's validation, as c2pa reports it."""
+    if ingredient.get("validation_status"):
+        return list(ingredient["validation_status"])
+    results = (ingredient.get("validation_results") or {}).get("activeManifest") or {}
+    return [{**e, "kind": kind} for kind in ("success", "informational", "failure")
+            for e in results.get(kind) or () if isinstance(e, dict)]
+
+
+def _certificate_detail(der: bytes) -> dict:
+    """A chain certificate's names, serial and validity; a field that cannot be parsed (the
+    library parses names lazily) is null rather than the whole reading lost."""
+    cert = _certificate(der)
+    fields = {
+        "subject": lambda: cert.subject.rfc4514_string(),
+        "issuer": lambda: cert.issuer.rfc4514_string(),
+        "serial": lambda: format(cert.serial_number, "x"),
+        "not_before": lambda: cert.not_valid_before_utc.isoformat(),
+        "not_after": lambda: cert.not_valid_after_utc.isoformat(),
+    }
+    out = {}
+    for key, get in fields.items():
+        try:
+            out[key] = None if cert is None else get()
+        except ValueError:
+            out[key] = None
+    return out
+
+
+def _deltas(results: dict) -> dict[str, dict]:
+    """Ingredient assertion URI -> what this validation saw of that ingredient, for every
+    manifest of the store (a delta's URI names the manifest that records the ingredient)."""
+    deltas: dict[str, dict] = {}
+    for delta in results.get("ingredientDeltas") or ():
+        merged = deltas.setdefault(delta.get("ingredientAssertionURI", ""), {"success": [], "failure": []})
+        for kind in ("success", "failure"):
+            merged[kind].extend((delta.get("validationDeltas") or {}).get(kind) or ())
+    return deltas
+
+
+class _Tree:
+    """Builds the ingredient tree from the store c2pa read, guarded against loops and blow-up."""
+
+    def __init__(self, report: dict, deltas: dict, certificates: dict, refused: dict[str, str]):
+        self.manifests = report["manifests"]
+        self.deltas, self.certificates, self.refused = deltas, certificates, refused
+        self.budget = MAX_INGREDIENTS
+
+    def ingredients(self, label: str, ancestors: tuple[str, ...]) -> tuple[Ingredient, ...]:
+        """The ingredients the manifest ``label`` records, each with its own beneath it."""
+        out = []
+        prefix = f"self#jumbf=/c2pa/{label}/c2pa.assertions/"
+        for ing in (self.manifests.get(label) or {}).get("ingredients") or ():
+            if self.budget <= 0:
+                break
+            self.budget -= 1
+            # What the signer recorded about the ingredient, corrected by what this validation saw
+            # (the delta): e.g. recorded signingCredential.untrusted, now trusted under our anchors.
+            recorded = set(_failures(ing.get("validation_status"), filter_success=True))
+            recorded |= set(_failures(((ing.get("validation_results") or {}).get("activeManifest") or {}).get("failure")))
+            delta = self.deltas.get(prefix + str(ing.get("label")), {})
+            now_ok = {_family(c) for c in _codes(delta.get("success"))}
+            codes = {c for c in recorded if _family(c) not in now_ok} | set(_codes(delta.get("failure")))
+            child = ing.get("active_manifest")
+            if child in self.refused:
+                codes.add(_UNTRUSTED)
+            own = self.manifests.get(child) if isinstance(child, str) else None
+            nested = ()
+            if own is not None and child not in ancestors and len(ancestors) < MAX_INGREDIENT_DEPTH:
+                nested = self.ingredients(child, (*ancestors, child))
+            out.append(Ingredient(
+                title=ing.get("title"),
+                relationship=ing.get("relationship"),
+                codes=tuple(sorted(codes)),
+                has_manifest=bool(child or ing.get("manifest_data")),
+                digital_source_type=_source_type(own or {}),
+                manifest_label=child if isinstance(child, str) else None,
+                signer=(_name(self.certificates.get(child), "subject", "COMMON_NAME")
+                        or ((own or {}).get("signature_info") or {}).get("common_name")),
+                ingredients=nested,
+            ))
+        return tuple(out)
+
+
+def _locate(entries, label: str, manifest: dict, manifests: dict) -> tuple[Failure, ...]:
+    """Where each failing status entry of the active manifest points, from its URL: the
+    signature or claim, an assertion (an identity assertion, an ingredient's record), an
+    ingredient's manifest (by its label), or an assertion inside an ingredient's manifest."""
+    ingredients = [i for i in manifest.get("ingredients") or () if isinstance(i, dict)]
+    by_record = {str(i.get("label")): i.get("title") for i in ingredients}
+    by_manifest = {i.get("active_manifest"): i.get("title") for i in ingredients if i.get("active_manifest")}
+    bodies = {a.get("label"): a.get("data") for a in manifest.get("assertions") or () if isinstance(a, dict)}
+    own = f"self#jumbf=/c2pa/{label}/"
+    out: dict[tuple, Failure] = {}
+    for entry in entries:
+        url = str(entry.get("url") or "")
+        assertion = ingredient = identity = None
+        if url.startswith(own + "c2pa.assertions/"):
+            assertion = url[len(own + "c2pa.assertions/"):].split("/", 1)[0]
+            ingredient = by_record.get(assertion)
+            if assertion.startswith("cawg.identity"):
+                identity = _identity_name(bodies.get(assertion))
+        elif url in by_manifest:
+            ingredient = by_manifest[url]
+        elif url.startswith("self#jumbf=/c2pa/") and not url.startswith(own):
+            other = url[len("self#jumbf=/c2pa/"):].split("/", 1)[0]
+            ingredient = by_manifest.get(other) or (manifests.get(other) or {}).get("title")
+        failure = Failure(entry["code"], assertion=assertion, ingredient=ingredient, identity=identity,
+                          explanation=entry.get("explanation"))
+        out.setdefault((failure.code, assertion, ingredient), failure)
+    return tuple(out.values())
+
+
+def _identity_name(body) -> str | None:
+    """Who a CAWG identity assertion names: its X.509 credential's subject, or the verified
+    identities of an identity claims aggregation."""
+    if not isinstance(body, dict):
+        return None
+    info = body.get("signature_info")
+    if isinstance(info, dict):
+        who = ", ".join(str(info[k]) for k in ("common_name", "issuer") if info.get(k))
+        if who:
+            return who
+    names = []
+    for ident in (body.get("signer_payload") or {}).get("verifiedIdentities") or ():
+        if isinstance(ident, dict):
+            names.append(str(ident.get("name") or ident.get("username") or ident.get("type") or ""))
+    return ", ".join(n for n in names if n) or None
+
+
+def _manifest_signatures(reader, report: dict) -> dict[str, bytes]:
+    """Manifest label -> COSE signature, for the active manifest and its ingredients'
+    manifests, read from the store c2pa validated (a URI naming a manifest streams that
+    manifest's store, ingredients' claims included). c2pa's own reports name the signer's
+    organisation but not its issuer or chain, and do not give the certificate to check its EKUs."""
     import c2pa
-    from cryptography import x509
 
     store = io.BytesIO()
     try:
         reader.resource_to_stream(f"self#jumbf=/c2pa/{report['active_manifest']}", store)
-        signatures = _signatures(store.getvalue())
+        return _signatures(store.getvalue())
     except (c2pa.C2paError, ValueError):
         return {}
-    out = {}
-    for label, cose in signatures.items():
-        leaf = _leaf_certificate(cose)
-        try:
-            out[label] = None if leaf is None else x509.load_der_x509_certificate(leaf)
-        except (ValueError, x509.InvalidVersion):  # a damaged certificate: unreadable, not a crash
-            out[label] = None
-    return out
+
+
+def _certificate(der: bytes | None):
+    """A DER certificate parsed; None for none or a damaged one (unreadable, not a crash)."""
+    from cryptography import x509
+
+    try:
+        return None if der is None else x509.load_der_x509_certificate(der)
+    except (ValueError, x509.InvalidVersion):
+        return None
 
 
 def _name(cert, which: str, attribute: str) -> str | None:
     """The ``attribute`` (``COMMON_NAME``, ``ORGANIZATION_NAME``) of a certificate's subject or
-    issuer."""
+    issuer; None when it has none or its name cannot be parsed (names are parsed lazily, so a
+    damaged one fails only here)."""
     from cryptography.x509.oid import NameOID
 
     if cert is None:
         return None
-    found = getattr(cert, which).get_attributes_for_oid(getattr(NameOID, attribute))
+    try:
+        found = getattr(cert, which).get_attributes_for_oid(getattr(NameOID, attribute))
+    except ValueError:
+        return None
     return str(found[0].value) if found else None
 
 
 def _eku_refusals(report: dict, certificates: dict, trust: TrustConfig) -> dict[str, str]:
     """Manifest label -> why its signer is outside ``trust``'s EKU list, for the active manifest
-    and its ingredients' when c2pa trusts the file (otherwise nothing is trusted to narrow).
+    and its ingredients' (at any depth) when c2pa trusts the file, or would but for the hard
+    binding (a detached manifest recovered for a copy), otherwise nothing is trusted to narrow.
     c2pa accepts emailProtection, timeStamping and OCSPSigning whatever the list says."""
-    if report.get("validation_state") != "Trusted":
+    if report.get("validation_state") != "Trusted" and not _trusted_but_hard_binding(report):
         return {}
-    active = report["active_manifest"]
-    ingredients = report["manifests"][active].get("ingredients") or ()
-    labels = {active} | {i.get("active_manifest") for i in ingredients if i.get("active_manifest")}
     refused = {}
-    for label in labels:
+    for label in report["manifests"]:  # the active manifest and every ingredient's, at any depth
         leaf = certificates.get(label)
         problem = _UNREADABLE_SIGNER if leaf is None else signer_eku_problem(leaf, trust.accepted_ekus)
         if problem:
             refused[label] = problem
     return refused
+
+
+def _trusted_but_hard_binding(report: dict) -> bool:
+    """c2pa calls the manifest invalid only because its hard binding does not match this file."""
+    results = (report.get("validation_results") or {}).get("activeManifest") or {}
+    codes = set(_failures(results.get("failure") or ()))
+    trusted = {e.get("code") for e in results.get("success") or () if isinstance(e, dict)}
+    return (report.get("validation_state") == "Invalid" and bool(codes)
+            and codes <= HARD_BINDING_CODES and "signingCredential.trusted" in trusted)
 
 
 def _signatures(store: bytes) -> dict[str, bytes]:
@@ -300,20 +546,102 @@ def _boxes(buf: bytes, start: int, end: int):
 def _leaf_certificate(cose: bytes) -> bytes | None:
     """The signing certificate of a COSE_Sign1, found where c2pa-rs looks: ``x5chain`` (33, or the
     text label) in the protected header, else the text label in the unprotected one."""
+    chain = _cose_chain(cose)
+    return chain[0] if chain else None
+
+
+def _cose_chain(cose: bytes) -> list[bytes]:
+    """The DER certificates of a COSE_Sign1's ``x5chain``, leaf first (see ``_leaf_certificate``)."""
+    protected, unprotected = _cose_headers(cose)
+    chain = protected.get(33, protected.get("x5chain"))
+    if chain is None:
+        chain = unprotected.get("x5chain")
+    if isinstance(chain, bytes):
+        return [chain]
+    if isinstance(chain, (list, tuple)):  # cbor2 gives arrays inside maps as tuples
+        return [c for c in chain if isinstance(c, bytes)]
+    return []
+
+
+def _cose_headers(cose: bytes) -> tuple[dict, dict]:
+    """A COSE_Sign1's protected and unprotected header maps; empty ones if it cannot be parsed."""
     import cbor2
 
     try:
         sign1 = cbor2.loads(cose)
         sign1 = sign1.value if isinstance(sign1, cbor2.CBORTag) else sign1
         protected = cbor2.loads(sign1[0]) if sign1[0] else {}
-        chain = protected.get(33, protected.get("x5chain"))
-        if chain is None:
-            chain = sign1[1].get("x5chain")
+        unprotected = sign1[1]
     except (cbor2.CBORError, ValueError, IndexError, TypeError, AttributeError, RecursionError):
-        return None
-    if isinstance(chain, (list, tuple)):  # cbor2 gives arrays inside maps as tuples
-        chain = next((c for c in chain if isinstance(c, bytes)), None)
-    return chain if isinstance(chain, bytes) else None
+        return {}, {}
+    return (protected if isinstance(protected, Mapping) else {},  # cbor2 nests frozendicts
+            unprotected if isinstance(unprotected, Mapping) else {})
+
+
+def _timestamp_certificate(cose: bytes):
+    """The certificate of the time-stamp authority whose RFC 3161 token the signature carries
+    (``sigTst2`` or ``sigTst``), or None."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    _, unprotected = _cose_headers(cose)
+    for key in ("sigTst2", "sigTst"):
+        tokens = unprotected.get(key)
+        tokens = tokens.get("tstTokens") if isinstance(tokens, Mapping) else None
+        for token in tokens if isinstance(tokens, (list, tuple)) else ():
+            value = token.get("val") if isinstance(token, Mapping) else None
+            if not isinstance(value, bytes):
+                continue
+            try:
+                with warnings.catch_warnings():  # some TSAs' certificate sets are BER, not DER
+                    warnings.simplefilter("ignore")
+                    certs = pkcs7.load_der_pkcs7_certificates(_timestamp_token(value))
+            except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm):
+                continue  # c2pa's timeStamp codes still say what it made of the token
+            for cert in certs:
+                try:
+                    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+                except (x509.ExtensionNotFound, ValueError):
+                    continue
+                if x509.oid.ExtendedKeyUsageOID.TIME_STAMPING in usage:
+                    return cert
+            if certs:
+                return certs[0]
+    return None
+
+
+def _timestamp_token(value: bytes) -> bytes:
+    """The token (a CMS ContentInfo) of a ``sigTst`` value: v1 signatures store the whole
+    TimeStampResp, whose first element is the PKIStatusInfo, v2 (``sigTst2``) the token alone."""
+    items = list(_der_children(value))
+    if len(items) == 2 and value[items[0][0]] == 0x30 and value[items[0][1]] == 0x02:
+        start, _, end = items[1]
+        return value[start:end]
+    return value
+
+
+def _der_children(buf: bytes):
+    """(start, content start, end) of each element inside the DER SEQUENCE ``buf``."""
+    def header(at: int) -> tuple[int, int]:
+        if at + 2 > len(buf):
+            raise ValueError("truncated DER")
+        length, at = buf[at + 1], at + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, at = int.from_bytes(buf[at:at + count], "big"), at + count
+        return at, at + length
+
+    if not buf or buf[0] != 0x30:
+        return
+    try:
+        at, end = header(0)
+        while at < min(end, len(buf)):
+            content, stop = header(at)
+            yield at, content, stop
+            at = stop
+    except ValueError:
+        return
 
 
 def _source_type(manifest: dict) -> str | None:
@@ -322,9 +650,14 @@ def _source_type(manifest: dict) -> str | None:
         body = assertion.get("data")
         if assertion.get("label") in ("c2pa.actions", "c2pa.actions.v2") and isinstance(body, dict):
             for act in body.get("actions") or ():
-                if act.get("digitalSourceType"):
-                    return act["digitalSourceType"]
+                if _clean(act.get("digitalSourceType")):
+                    return _clean(act["digitalSourceType"])
     return None
+
+
+def _clean(uri) -> str | None:
+    """A digital source type as written, less the stray spaces some signers leave around it."""
+    return uri.strip() or None if isinstance(uri, str) else None
 
 
 def _failures(entries, *, filter_success: bool = False) -> tuple[str, ...]:

@@ -1,25 +1,31 @@
-"""Manifests: what trustgen claims about an image, signed into the file by c2pa.
+"""Manifests: what trustgen claims about a file, signed into it by c2pa.
 
 Two kinds of claim. ``sign_generated`` states that trustgen made the image with a named model
-(``c2pa.created``, trainedAlgorithmicMedia, the generation record). ``sign_image`` signs images
-trustgen did not make: a file that already carries credentials becomes the parent ingredient
-(``c2pa.opened``), anything else is ``c2pa.created`` with the source type the user names.
+(``c2pa.created``, trainedAlgorithmicMedia, the generation record). ``sign_image`` signs files
+trustgen did not make, in every format c2pa embeds manifests in (``media.signable_formats``:
+images, video, audio, PDF, office documents): a file that already carries credentials becomes
+the parent ingredient (``c2pa.opened``), anything else is ``c2pa.created`` with the source type
+the user names. A c2patool-style manifest definition (``load_manifest_definition``) adds the
+user's own assertions, actions and ingredients to that claim.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 
 from .._version import __version__
 from ..errors import InputError, SigningError, one_line
 from ..media import (
-    atomic_write, check_writable, format_for_path, lookup, probe_image, read_file, signable_formats,
-    sniff_format,
+    atomic_write, check_writable, decodes, format_for_path, identify, lookup, probe_image,
+    read_file, signable_formats, sniff_format,
 )
+from .timestamp import retry_time_stamp
 
 if TYPE_CHECKING:  # signers are used only through c2pa_signer(): no import cycle with keys
     from .keys import SignerSpec
@@ -103,10 +109,14 @@ def sign_generated(
     *,
     training_mining: str | None = "notAllowed",
     thumbnail: bool = True,
+    soft_bindings: Sequence[dict] = (),
+    extra_actions: Sequence[dict] = (),
 ) -> bytes:
     """Sign an image trustgen generated; the hard binding covers the (watermarked) pixels.
 
     ``training_mining`` fills every ``cawg.training-mining`` entry (None leaves it out).
+    ``soft_bindings`` are ``c2pa.soft-binding`` assertions and ``extra_actions`` actions after
+    ``c2pa.created`` (``c2pa.watermarked``), both built by the caller (``generate.soft_bindings``).
     """
     mime = _mime(fmt)
     agent = _software_agent()
@@ -116,8 +126,9 @@ def sign_generated(
             "action": "c2pa.created",
             "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
             "softwareAgent": agent,
-        }]),
+        }, *extra_actions]),
         {"label": "org.trustgen.generation", "data": provenance.to_dict()},
+        *soft_bindings,
     ]
     if training_mining is not None:
         if training_mining not in TRAINING_MINING:
@@ -142,19 +153,29 @@ def sign_image(
     title: str = "image",
     thumbnail: bool = True,
     path: str | os.PathLike | None = None,
+    definition: "ManifestDefinition | None" = None,
+    soft_bindings: Sequence[dict] = (),
+    extra_actions: Sequence[dict] = (),
 ) -> bytes:
-    """Sign an image trustgen did not generate; returns the signed file's bytes.
+    """Sign a file trustgen did not generate; returns the signed file's bytes.
 
     The parent is ``parent`` if given, else the image itself when it already carries
     credentials (its manifest is kept as the parent ingredient's). With a parent the first
     action is ``c2pa.opened``; without one it is ``c2pa.created`` with ``source_type``,
     which is then required. ``source_type`` given together with a parent is recorded on the
     edit actions (e.g. compositeWithTrainedAlgorithmicMedia after generative fill).
+
+    ``definition`` adds a manifest definition's assertions and actions (after trustgen's
+    ``c2pa.created``, which it may supply itself), ingredients, title and claim generator.
+    ``soft_bindings`` and ``extra_actions``: as for ``sign_generated``.
     """
     fmt = fmt or sniff_format(data)
     mime = _mime(fmt, path=path)
-    probe_image(data, path=path)  # a corrupt input fails here, by name (c2pa catches truncation)
+    data = _signable(data, fmt, path)
     ingredients = [IngredientSource(*i) for i in ingredients]
+    if definition is not None:
+        ingredients += definition.ingredients
+        title = definition.title or title
     for ing in ingredients:
         if ing.relationship not in RELATIONSHIPS:
             raise InputError(f"unknown relationship {ing.relationship!r}; use one of {', '.join(RELATIONSHIPS)}")
@@ -167,9 +188,16 @@ def sign_image(
         parents.insert(0, IngredientSource(data, fmt, Path(path).name if path else title, "parentOf"))
     if len(parents) > 1:
         which = "the input carries content credentials, so it is the parent; " if credentialed else ""
-        raise InputError(f"{which}an image has at most one parent ingredient", path=path)
+        raise InputError(f"{which}a file has at most one parent ingredient", path=path)
 
     uri = None if source_type is None else source_type_uri(source_type)
+    declared = [dict(a) for a in definition.actions] if definition is not None else []
+    opening = bool(declared) and declared[0].get("action") in ("c2pa.created", "c2pa.opened")
+    if opening and declared[0]["action"] == "c2pa.created" and not parents:
+        declared[0].setdefault("softwareAgent", _software_agent())
+        if uri is not None:
+            declared[0]["digitalSourceType"] = uri
+        uri = uri or declared[0].get("digitalSourceType")
     edits = [parse_action(a) for a in actions]
     components = [f"ingredient-{i}" for i, ing in enumerate(ingredients) if ing.relationship == "componentOf"]
     for edit in edits:
@@ -189,11 +217,149 @@ def sign_image(
                 "has no content credentials; say where it came from with a source type "
                 "(e.g. --source-type digitalCapture)", path=path,
             )
-        first = {"action": "c2pa.created", "digitalSourceType": uri, "softwareAgent": _software_agent()}
-    assertions = [_actions([first] + edits)] if first else []
+        first = None if opening else {"action": "c2pa.created", "digitalSourceType": uri,
+                                      "softwareAgent": _software_agent()}
+    edits += [dict(a) for a in extra_actions]
+    listed = ([first] if first else []) + declared + ([] if parents else edits)
+    assertions = (([_actions(listed)] if listed else []) + list(definition.assertions if definition else ())
+                  + list(soft_bindings))
     return _sign(
-        _definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail,
+        _definition(title, mime, assertions, definition), data, mime, signer, thumbnail=thumbnail,
         parent=parents[0] if parents else None, ingredients=ingredients, edits=edits if parents else (),
+    )
+
+
+class ManifestDefinition(NamedTuple):
+    """A c2patool-style manifest definition, checked (``load_manifest_definition``)."""
+
+    source: str  # the file it was read from, to name in errors
+    title: str | None = None
+    actions: tuple[dict, ...] = ()  # from its c2pa.actions assertion, in order
+    assertions: tuple[dict, ...] = ()  # every other assertion, as given
+    ingredients: tuple[IngredientSource, ...] = ()  # ingredient_paths, read (componentOf)
+    fields: Mapping[str, Any] = MappingProxyType({})  # to c2pa as given: claim_generator_info ...
+    tsa_url: str | None = None  # c2patool's ta_url
+
+
+#: Largest manifest definition read; definitions are a few KB.
+MAX_DEFINITION_BYTES = 1 << 20
+
+#: c2patool's definition fields trustgen reads, those it passes to c2pa as they are, and those
+#: it refuses with the reason.
+_DEFINITION_READ = ("title", "assertions", "ingredient_paths", "base_path", "ta_url", "format",
+                    "claim_generator", "claim_generator_info", "claim_version")
+_DEFINITION_PASSED = ("vendor", "ingredients", "metadata", "label", "instance_id")
+_DEFINITION_REFUSED = {
+    "alg": "trustgen takes the algorithm from the key (--alg to choose)",
+    "private_key": "trustgen signs with --key/--cert or the local identity",
+    "sign_cert": "trustgen signs with --key/--cert or the local identity",
+    "thumbnail": "trustgen makes the thumbnail (--no-thumbnail leaves it out)",
+    "redactions": "trustgen does not redact assertions",
+}
+
+
+def load_manifest_definition(path: str | os.PathLike) -> ManifestDefinition:
+    """Read and check a c2patool manifest definition (``c2patool -m DEF.json``): ``title``,
+    ``claim_generator_info`` (or the older ``claim_generator`` string), ``assertions`` (a
+    ``c2pa.actions`` assertion's actions join trustgen's), ``ingredient_paths`` (files, relative
+    to the definition or its ``base_path``, recorded as componentOf), ``ta_url``, and c2pa's own
+    ``vendor``, ``ingredients``, ``metadata``, ``label``, ``instance_id``; ``format`` is checked,
+    and the file's own used. Every problem is one ``InputError`` naming the file and the field."""
+    where = Path(path)
+    raw = read_file(where)
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise InputError(f"manifest definition is larger than {MAX_DEFINITION_BYTES // 1024} KiB", path=where)
+    try:
+        body = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError("manifest definition is not UTF-8 text", path=where) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}", path=where) from None
+
+    def fail(field: str, why: str) -> InputError:
+        return InputError(f"manifest definition field '{field}': {why}", path=where)
+
+    if not isinstance(body, dict):
+        raise InputError("a manifest definition is a JSON object", path=where)
+    for key in body:
+        if key in _DEFINITION_REFUSED:
+            raise fail(key, f"not supported: {_DEFINITION_REFUSED[key]}")
+        if key not in _DEFINITION_READ + _DEFINITION_PASSED:
+            raise fail(key, f"unknown (known: {', '.join(_DEFINITION_READ + _DEFINITION_PASSED)})")
+
+    def text(key: str) -> str | None:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise fail(key, "must be a non-empty string")
+        return value
+
+    def objects(key: str) -> list:
+        value = body.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise fail(key, "must be a list of objects")
+        return value
+
+    if body.get("claim_version", 2) != 2:
+        raise fail("claim_version", "c2pa 0.38 writes version 2 claims only")
+    if text("format") is not None:
+        known = lookup(body["format"])
+        if known is None:
+            raise fail("format", f"unknown format {body['format']!r}")
+    fields = {k: body[k] for k in _DEFINITION_PASSED if k in body}
+    for key in ("vendor", "label", "instance_id"):
+        text(key)
+    objects("ingredients")
+    generators = objects("claim_generator_info")
+    if len(generators) > 1:
+        raise fail("claim_generator_info", "c2pa 0.38 allows one claim generator")
+    for info in generators:
+        if not isinstance(info.get("name"), str) or not info["name"].strip():
+            raise fail("claim_generator_info[0].name", "must be a non-empty string")
+    legacy = text("claim_generator")
+    if legacy and not generators:  # c2patool's older "Name/1.0" user agent string
+        name, _, version = legacy.partition("/")
+        generators = [{"name": name, **({"version": version} if version else {})}]
+    if generators:
+        fields["claim_generator_info"] = generators
+
+    actions, assertions = [], []
+    for i, assertion in enumerate(objects("assertions")):
+        label = assertion.get("label")
+        if not isinstance(label, str) or not label.strip():
+            raise fail(f"assertions[{i}].label", "must be a non-empty string")
+        if "data" not in assertion:
+            raise fail(f"assertions[{i}].data", "is missing")
+        if label in ("c2pa.actions", "c2pa.actions.v2"):
+            listed = assertion["data"].get("actions") if isinstance(assertion["data"], dict) else None
+            if not isinstance(listed, list) or not listed:
+                raise fail(f"assertions[{i}].data.actions", "must be a non-empty list of actions")
+            for k, act in enumerate(listed):
+                if not isinstance(act, dict) or not isinstance(act.get("action"), str):
+                    raise fail(f"assertions[{i}].data.actions[{k}].action", "must be a string")
+            if actions:
+                raise fail(f"assertions[{i}]", "a manifest has one c2pa.actions assertion")
+            actions = listed
+        else:
+            assertions.append(assertion)
+
+    base = where.parent
+    if text("base_path") is not None:
+        base = base / Path(body["base_path"]).expanduser()
+    paths = body.get("ingredient_paths", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise fail("ingredient_paths", "must be a list of file paths")
+    ingredients = []
+    for entry in paths:
+        file = base / Path(entry).expanduser()
+        if file.suffix.lower() == ".json":
+            raise fail("ingredient_paths", f"{entry}: ingredient definition files are not supported; "
+                                           "name the ingredient's own file")
+        data = read_file(file)
+        ingredients.append(IngredientSource(data, identify(data, file), file.name, "componentOf",
+                                            str(file)))
+    return ManifestDefinition(
+        source=str(where), title=text("title"), actions=tuple(actions), assertions=tuple(assertions),
+        ingredients=tuple(ingredients), fields=MappingProxyType(fields), tsa_url=text("ta_url"),
     )
 
 
@@ -213,24 +379,28 @@ def sign_file(
     actions: Sequence[str] = (),
     overwrite: bool = False,
     thumbnail: bool = True,
+    definition: "ManifestDefinition | None" = None,
+    soft_bindings: Sequence[dict] = (),
+    extra_actions: Sequence[dict] = (),
 ) -> Path:
     """``trustgen sign``: INPUT is never modified; OUTPUT is written atomically, never INPUT."""
     src, dst = Path(input_path), Path(output_path)
     check_sign_paths(src, dst, overwrite=overwrite)
     data = read_file(src)
-    fmt = sniff_format(data)
+    fmt = identify(data, src)
     _mime(fmt, path=src)
     out_fmt = format_for_path(dst)
     if out_fmt is not None and out_fmt != fmt:
-        raise InputError(f"output extension says {out_fmt} but the image is {fmt}; signing does not convert", path=dst)
+        raise InputError(f"output extension says {out_fmt} but the file is {fmt}; signing does not convert", path=dst)
     sources = []
     for ing_path, relationship in ingredients:
         ing_data = read_file(ing_path)
-        sources.append(IngredientSource(ing_data, sniff_format(ing_data), Path(ing_path).name,
+        sources.append(IngredientSource(ing_data, identify(ing_data, ing_path), Path(ing_path).name,
                                         relationship, str(ing_path)))
     signed = sign_image(
         data, fmt, signer, source_type=source_type, ingredients=sources, actions=actions,
-        title=dst.name, thumbnail=thumbnail, path=src,
+        title=dst.name, thumbnail=thumbnail, path=src, definition=definition,
+        soft_bindings=soft_bindings, extra_actions=extra_actions,
     )
     return atomic_write(dst, signed, overwrite=overwrite)
 
@@ -245,6 +415,7 @@ def probe_sign(signer: SignerSpec) -> None:
 # ----------------------------------------------------------------------------- internals
 
 
+@retry_time_stamp  # c2pa asks the time-stamp authority inside builder.sign; a builder signs once
 def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None, ingredients=(), edits=()):
     import c2pa
 
@@ -268,13 +439,55 @@ def _sign(definition, data, mime, signer: SignerSpec, *, thumbnail, parent=None,
     return out.getvalue()
 
 
-def _definition(title: str, mime: str, assertions: list) -> dict:
-    return {
-        "claim_generator_info": [{"name": "trustgen", "version": __version__}],
+def _definition(title: str, mime: str, assertions: list,
+                user: "ManifestDefinition | None" = None) -> dict:
+    """c2pa's manifest definition: trustgen's claim, with a user definition's fields (its claim
+    generator replaces trustgen's: c2pa 0.38 allows one; trustgen stays the actions' agent)."""
+    out = {
+        "claim_generator_info": [_software_agent()],
         "title": title,
         "format": mime,
         "assertions": assertions,
     }
+    if user is not None:
+        out.update(user.fields)
+    return out
+
+
+def _signable(data: bytes, fmt: str | None, path) -> bytes:
+    """The bytes c2pa will sign. Refuses, by name, what c2pa would refuse with a puzzling message
+    (pixels that do not decode, a bare JPEG XL codestream); a ZIP package (DOCX, ODT, EPUB...) with
+    compressed entries, which c2pa 0.38 cannot sign, is repacked with its entries stored."""
+    if decodes(fmt):
+        probe_image(data, path=path)  # a corrupt input fails here, by name (c2pa catches truncation)
+    elif fmt == "jxl" and data.startswith(b"\xff\x0a"):
+        raise SigningError("a bare JPEG XL codestream cannot carry content credentials; save it in "
+                           "the JPEG XL container (e.g. cjxl --container=1)", path=path)
+    elif data.startswith(b"PK\x03\x04"):
+        return _stored_zip(data, fmt, path)
+    return data
+
+
+def _stored_zip(data: bytes, fmt: str | None, path) -> bytes:
+    """The same package with every entry stored, in the same order (an ODF or EPUB ``mimetype``
+    entry stays first), so any reader opens the same documents."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if all(i.compress_type == zipfile.ZIP_STORED for i in entries):
+                return data
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as stored:
+                for info in entries:
+                    copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    copy.external_attr, copy.comment = info.external_attr, info.comment
+                    stored.writestr(copy, archive.read(info), zipfile.ZIP_STORED)
+                stored.comment = archive.comment
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        raise InputError(f"not a valid {fmt} file (a damaged ZIP package)", path=path) from None
+    return out.getvalue()
 
 
 def _actions(actions: list) -> dict:
@@ -366,7 +579,7 @@ def _mime(fmt: str | None, *, path=None) -> str:
     if known is not None and known.can_sign:
         return known.mime
     name = known.name if known else fmt
-    what = f"{name} files" if name else "files of this type (not a recognised image)"
+    what = f"{name} files" if name else "files of this type (not a recognised media format)"
     raise SigningError(
         f"cannot embed content credentials into {what}; trustgen signs {', '.join(signable_formats())}",
         path=path,
