@@ -5,6 +5,12 @@ works. It owns the initial latents (drawn from one seeded ``torch.Generator`` pe
 seed is recorded and in-generation watermarks can take over the latents later. For each image it
 embeds the watermark, then signs the C2PA manifest over the watermarked pixels, all in memory:
 nothing touches disk until ``GeneratedImage.save`` writes the signed file atomically.
+
+Each manifest names two soft bindings (the watermark's content id and a PDQ fingerprint of the
+signed pixels) and is registered in a manifest store (``register``, on by default: the local
+SQLite store), so that a copy stripped of its credentials can be recovered by ``verify``. A store
+that cannot be used loses no image: the image is still returned (``GeneratedImage.registered``
+False) and a ``RegistrationWarning`` names the store and why.
 """
 
 from __future__ import annotations
@@ -12,15 +18,32 @@ from __future__ import annotations
 import hashlib
 import inspect
 import secrets
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, missing_extra
 from .evidence import Provenance
 from .media import atomic_write, encode_image, writable_format
+
+
+class RegistrationWarning(UserWarning):
+    """A generated image was signed but could not be registered in the manifest store."""
+
+
+def soft_bindings(image, content_id: str, *, key: bytes | None, scheme: str) -> tuple[list, list]:
+    """The ``c2pa.soft-binding`` assertions (watermark under ``key``, fingerprint of ``image``,
+    the signed pixels) and the ``c2pa.watermarked`` action, for ``credentials.sign``."""
+    from . import fingerprint as fp, softbinding as sb
+    from .watermark import PUBLIC_KEY, key_label
+
+    bindings = [sb.watermark_binding(content_id, key=key_label(key or PUBLIC_KEY), scheme=scheme),
+                sb.fingerprint_binding(fp.compute(image))]
+    agent = {"name": "trustgen", "version": __version__}
+    return [sb.assertion(b) for b in bindings], [sb.watermarked_action(agent)]
 
 
 def default_model_path() -> Path:
@@ -38,6 +61,7 @@ class GeneratedImage:
     data: bytes  # the encoded file with its C2PA manifest
     format: str
     provenance: Provenance
+    registered: bool = False  # in the manifest store (False: not asked, or the store failed)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         return atomic_write(path, self.data, overwrite=overwrite)
@@ -48,6 +72,10 @@ class TrustedPipeline:
 
     ``identity`` (a ``trustgen.Identity``) supplies both the C2PA signer and the
     watermark key; without one, the local identity (``trustgen keys init``) is loaded.
+    ``tsa_url`` names an RFC 3161 time-stamp authority: each signature is time-stamped, so the
+    credentials stay valid after the signing certificate expires. ``register`` keeps each
+    manifest in the manifest store ``store`` (a path or ``postgresql://`` URL; None: the local
+    SQLite store in ``$TRUSTGEN_HOME``).
     """
 
     def __init__(
@@ -59,6 +87,9 @@ class TrustedPipeline:
         record_prompt: bool = False,
         training_mining: str = "notAllowed",
         thumbnail: bool = True,
+        tsa_url: str | None = None,
+        register: bool = True,
+        store: Any = None,
     ):
         for name in ("unet", "scheduler"):
             if getattr(pipeline, name, None) is None:
@@ -69,6 +100,9 @@ class TrustedPipeline:
         self.record_prompt = record_prompt
         self.training_mining = training_mining
         self.thumbnail = thumbnail
+        self.tsa_url = tsa_url
+        self.register = register
+        self.store = store
         self._model_sha256: str | None = None
 
     @classmethod
@@ -87,8 +121,11 @@ class TrustedPipeline:
         if not (folder / "model_index.json").is_file():
             raise InputError("no model_index.json: not a diffusers pipeline folder", path=folder)
         read_file(folder / "model_index.json")
-        import diffusers
-        import torch
+        try:
+            import diffusers
+            import torch
+        except ImportError as err:
+            raise missing_extra(err, "generating images") from None
 
         diffusers.utils.logging.set_verbosity_error()
         try:  # float32 on the CPU by default, whatever the stored precision (ours is float16)
@@ -136,29 +173,58 @@ class TrustedPipeline:
         if prompt is None and self.is_text_conditioned:
             prompt = ""  # what the pipeline samples with, so that is what the record hashes
         identity = self._identity()
-        signer = identity.signer()
+        signer = identity.signer(tsa_url=self.tsa_url)  # asks the authority before sampling
         seed = secrets.randbits(31) if seed is None else int(seed)
         seeds = [seed + i for i in range(num_images)]
         guidance_scale = self._guidance(guidance_scale)
         pixels = self.sample(prompt, seeds=seeds, num_inference_steps=num_inference_steps,
                              guidance_scale=guidance_scale, height=height, width=width,
                              **pipeline_kwargs)
+        from PIL.Image import LANCZOS  # PIL loads with the first image, not with trustgen
+
         outputs = []
         for image, image_seed in zip(pixels, seeds):
+            # A mark on a side under watermark.MARK_SIDE does not survive JPEG 50 or a halving:
+            # the output is enlarged by a whole factor (the default model's 256 px become 512).
+            image = image.resize(watermark.marking_size(*image.size), LANCZOS)
             provenance = self._provenance(image, image_seed, prompt, num_inference_steps,
                                           guidance_scale)
             # embed reads the mark back and raises WatermarkError if it does not read
             marked = watermark.embed(image, provenance.content_id, key=identity.watermark_key)
+            encoded = encode_image(marked, output_format, quality=quality)
+            bindings, actions = soft_bindings(
+                _decoded(encoded),  # the pixels signed, as a reader decodes them (JPEG loses some)
+                provenance.content_id, key=identity.watermark_key, scheme=watermark.DEFAULT_SCHEME)
             data = sign_generated(
-                encode_image(marked, output_format, quality=quality),
+                encoded,
                 output_format,
                 provenance,
                 signer,
                 training_mining=self.training_mining,
                 thumbnail=self.thumbnail,
+                soft_bindings=bindings,
+                extra_actions=actions,
             )
             outputs.append(GeneratedImage(marked, data, output_format, provenance))
-        return outputs
+        return self._registered(outputs) if self.register else outputs
+
+    def _registered(self, outputs: list[GeneratedImage]) -> list[GeneratedImage]:
+        """Each output registered in the store; a store failure warns and keeps the image."""
+        import dataclasses
+
+        from .errors import TrustgenError
+        from .store import open_store, register
+
+        done = list(outputs)
+        try:
+            with open_store(self.store) as store:
+                for i, out in enumerate(outputs):
+                    register(out.data, store=store)
+                    done[i] = dataclasses.replace(out, registered=True)
+        except TrustgenError as err:
+            warnings.warn(f"signed but not registered in the manifest store: {err}",
+                          RegistrationWarning, stacklevel=3)
+        return done
 
     def sample(
         self,
@@ -299,6 +365,12 @@ class TrustedPipeline:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             generator=f"trustgen/{__version__}",
         )
+
+
+def _decoded(data: bytes):
+    from .media import decode_image
+
+    return decode_image(data, rgb=True)
 
 
 def _model_id(pipeline: Any) -> str:

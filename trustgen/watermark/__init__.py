@@ -8,15 +8,17 @@ number of readings tried, so the search itself cannot manufacture a detection.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import WatermarkError
-from ..evidence import WatermarkEvidence, WatermarkReading
-from .payload import (FALSE_ALARM, PUBLIC_KEY, check_keys, format_content_id, new_content_id,
-                      parse_content_id, read_key_file)
+from ..evidence import PublicWatermark, WatermarkEvidence, WatermarkReading
+from .payload import (FALSE_ALARM, PUBLIC_KEY, check_keys, format_content_id, issuer_id,
+                      new_content_id, parse_content_id, read_key_file)
+from .public import PublicReading
 from .registry import (WatermarkScheme, check_schemes, get_scheme, list_schemes,
                        register_scheme)
 
@@ -24,13 +26,26 @@ from .registry import (WatermarkScheme, check_schemes, get_scheme, list_schemes,
 from . import tiled, dwtdct, rivagan, sdxl  # noqa: F401, I001
 
 __all__ = [
-    "DEFAULT_SCHEME", "DETECT_SCHEMES", "FALSE_ALARM", "MIN_SIDE", "PUBLIC_KEY", "SCHEMES",
-    "WatermarkScheme", "check_keys", "check_schemes", "detect", "embed", "get_scheme",
-    "key_label", "list_schemes", "new_content_id", "read_key_file", "register_scheme",
+    "DEFAULT_SCHEME", "DETECT_SCHEMES", "FALSE_ALARM", "MARK_SIDE", "MIN_SIDE", "PUBLIC_KEY",
+    "SCHEMES", "PublicReading", "WatermarkScheme", "check_keys", "check_schemes", "detect",
+    "detect_public", "embed", "get_scheme", "issuer_id", "key_label", "list_schemes",
+    "marking_size", "new_content_id", "read_key_file", "register_scheme",
 ]
 
 #: Smallest side an image may have to be marked; smaller ones are refused, never left unmarked.
 MIN_SIDE = 256
+#: Shortest side from which trustgen's mark survives JPEG 50, a 50% downscale and the
+#: crop/downscale/JPEG chain (>= 99%); at 256 px its one-pixel cells do not (``tiled.py``).
+MARK_SIDE = 512
+
+
+def marking_size(width: int, height: int) -> tuple[int, int]:
+    """The size to enlarge an image to before marking it so that its mark is robust: (width,
+    height) times the smallest whole factor that brings the shorter side to ``MARK_SIDE`` (1
+    when it is there already). Whole, so a copy scaled back down by that factor has the
+    original size."""
+    factor = max(1, -(-MARK_SIDE // min(width, height)))
+    return width * factor, height * factor
 
 #: Registered scheme names.
 SCHEMES = list_schemes()
@@ -130,7 +145,7 @@ def key_label(key: bytes) -> str:
 
 def detect(image, *, key: bytes | None = None, keys: Sequence[bytes] = (),
            schemes: Sequence[str] | None = None,
-           max_p_value: float = FALSE_ALARM) -> WatermarkEvidence:
+           max_p_value: float = FALSE_ALARM, public: bool = False) -> WatermarkEvidence:
     """The most significant watermark reading under ``key`` and ``keys`` (plus the public key).
 
     Its p-value, multiplied by the number of (scheme, key) readings tried, and the reading
@@ -140,16 +155,21 @@ def detect(image, *, key: bytes | None = None, keys: Sequence[bytes] = (),
     cannot read this image (too small for it) is left out of ``schemes_checked``: the image's
     content never raises, only a bad key or scheme name does (or, as ``WatermarkError``, pixels
     Pillow cannot convert at all). EXIF orientation is applied
-    before reading.
+    before reading. ``public=True`` also reads the public layer of trustgen's scheme from the same
+    registrations (``public``: who a mark names as issuer; see ``detect_public``), reported when no
+    trustgen reading passes ``max_p_value``.
     """
     names = DETECT_SCHEMES if schemes is None else check_schemes(schemes)
     own = () if key is None else check_keys([key])
     all_keys = tuple(dict.fromkeys(own + check_keys(keys) + (PUBLIC_KEY,)))
     rgb = _split(image)[0]
-    checked, readings = [], []
+    checked, readings, layer = [], [], None
     for name in names:
         spec = get_scheme(name)
-        found = spec.read(rgb, all_keys)
+        if public and name == DEFAULT_SCHEME:  # one registration pass for both layers
+            found, layer = tiled.read_both(rgb, all_keys)
+        else:
+            found = spec.read(rgb, all_keys)
         if found:
             checked.append(name)
             readings += [(name, all_keys[i] if spec.keyed else None, r) for i, r in enumerate(found)]
@@ -158,7 +178,28 @@ def detect(image, *, key: bytes | None = None, keys: Sequence[bytes] = (),
     name, best_key, best = min(readings, key=lambda nkr: nkr[2].p_value)
     candidate = WatermarkReading(name, best.content_id,
                                  None if best_key is None else key_label(best_key))
-    return WatermarkEvidence(
+    evidence = WatermarkEvidence(
         detected=False, p_value=min(1.0, best.p_value * len(readings)),
         bit_errors=best.bit_errors, schemes_checked=tuple(checked), candidate=candidate,
     ).judged(max_p_value)
+    if layer is None or (evidence.detected and evidence.scheme == DEFAULT_SCHEME):
+        return evidence
+    present = layer.p_value <= max_p_value
+    issuer = layer.content_id if present else None
+    held = issuer is not None and issuer in {issuer_id(k) for k in all_keys}
+    return dataclasses.replace(evidence, public=PublicWatermark(present, layer.p_value, issuer, held))
+
+
+def detect_public(image, *, max_p_value: float = FALSE_ALARM) -> PublicReading:
+    """Is there a trustgen mark, and which issuer does it name? Needs no key (``public.py``).
+
+    Reads the public layer every trustgen mark carries, after the same geometric registration as
+    ``detect``: ``PublicReading(present, p_value, issuer)``, ``issuer`` being ``issuer_id`` of the
+    key the image was marked with (6 hex digits; ``issuer_id(PUBLIC_KEY)`` for an install without
+    a key). Anyone can write a public layer, so it names who the mark claims as issuer; the
+    content id stays readable only under the issuer's key (``detect``). EXIF orientation is
+    applied first. Costs about one ``detect`` of the trustgen scheme.
+    """
+    from .public import read
+
+    return read(_split(image)[0], max_p_value)

@@ -1,10 +1,13 @@
 """What a watermark carries, and how a detector decides it is there.
 
-**Format (trustgen's scheme, version 1).** 84 information bits: a 4-bit layout version, the
+**Format (trustgen's scheme, version 2).** 84 information bits: a 4-bit layout version, the
 48-bit content id, and a 32-bit tag, HMAC-SHA256(key, version | id) truncated. They are encoded
 with the rate-1/3, constraint-length-7 convolutional code (3GPP generators 133/171/165 octal,
 zero-terminated: 270 coded bits), scrambled and spread over the image with the key
-(``tiled.py``).
+(``tiled.py``). Beside them, a public layer: the 24-bit issuer id (``issuer_id``, a hash of
+the key) and a 24-bit public check of it, coded the same way (162 coded bits) at a public
+layout, so a verifier without the key can tell a mark is there and whose it claims to be
+(``public.py``). Version 1 (no public layer) is no longer read.
 
 **Why a convolutional code.** The detector does not see bits but correlations: Gaussian-like
 soft values with an SNR that falls smoothly as attacks get harsher. Soft-decision Viterbi is the
@@ -32,11 +35,12 @@ from, or were copied from, an image marked under this key" -- a lead back to the
 issuer's records -- and is not an authentication mechanism: authenticity
 comes from the signed C2PA credentials, never from the mark alone.
 
-**Image size.** Marks on images with a shorter side under 512 px (256 px is what ``trustgen
-generate`` writes by default) use one-pixel cells and are fragile: at 256x256 they come back
-unattacked and after crops, noise and brightness/contrast changes, but after only about half of
-JPEG 50 and none of a 50% downscale or the crop/downscale/JPEG chain (benchmarks/results/watermark.md, 256 rows;
-``tiled.py`` says what was tried).
+**Image size.** Marks on images with a shorter side under 512 px use one-pixel cells and are
+fragile: at 256x256 they come back unattacked and after crops, noise, brightness/contrast
+changes, mirrors and aspect changes, and mostly after rotations, but hardly ever after JPEG 50,
+a 50% downscale or the crop/downscale/JPEG chain (benchmarks/results/watermark.md, 256 rows;
+``tiled.py`` says what was tried). ``watermark.marking_size`` gives the size to enlarge such an
+image to before marking it.
 
 **Fixed-capacity schemes** (invisible-watermark's dwtDct and dwtDctSvd) carry no code: the 48
 id bits XORed with a keyed mask, then a 32-bit keyed tag of the id (``framed_bits``), tested the
@@ -156,7 +160,7 @@ class Reading:
 # --- trustgen's own payload: version + id + keyed tag, convolutionally coded -----------------
 
 #: Payload layout version carried in every trustgen mark.
-VERSION = 1
+VERSION = 2
 VERSION_BITS = 4
 #: Keyed tag bits: under "no mark" a decoded tag matches with probability 2**-32 per attempt.
 TAG_BITS = 32
@@ -222,6 +226,40 @@ def viterbi_decode(soft) -> list[int]:
         bits.append(state & 1)
         state = (state >> 1) | (32 if choice[t, state] else 0)
     return bits[::-1][: steps - _MEMORY]
+
+
+#: Public layer (readable without the key): the issuer id, a fingerprint of the issuer's key, and
+#: a public check of it; under "no mark" a decoded check matches with probability 2**-24 per try.
+ISSUER_BITS = 24
+CHECK_BITS = 24
+PUBLIC_CODED_BITS = (ISSUER_BITS + CHECK_BITS + _MEMORY) * len(_POLYS)
+
+
+def issuer_id(key: bytes) -> str:
+    """The public issuer id of a watermark key: 6 hex digits of a hash of the key.
+
+    It names the key, not the person: anyone can compute it from the key, no one can find the
+    key from it, and 24 bits are a lookup hint (two issuers can share one), not an identity.
+    """
+    return hashlib.sha256(b"trustgen issuer v1" + key).hexdigest()[:ISSUER_BITS // 4]
+
+
+def pack_public(issuer: str) -> list[int]:
+    """issuer id | public check: the bits the public layer encodes."""
+    bits = int_to_bits(int(issuer, 16), ISSUER_BITS)
+    return bits + _public_check(bits)
+
+
+def unpack_public(bits) -> tuple[str, int]:
+    """(issuer id, check bit errors) of decoded public bits."""
+    head = [int(b) for b in bits[:ISSUER_BITS]]
+    errors = sum(a != int(b) for a, b in zip(_public_check(head), bits[ISSUER_BITS:]))
+    return f"{bits_to_int(head):0{ISSUER_BITS // 4}x}", errors
+
+
+def _public_check(head) -> list[int]:
+    digest = hashlib.sha256(b"trustgen public check v1/" + bytes(head)).digest()
+    return int_to_bits(int.from_bytes(digest[:4], "big"), 32)[:CHECK_BITS]
 
 
 def pack_info(key: bytes, content_id: int) -> list[int]:
