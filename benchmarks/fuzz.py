@@ -64,6 +64,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "fuzz"))  # mutations.py, shared with the property tests
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _results.py, when loaded by path
 
 import mutations
 from _results import add_output_options, destination  # noqa: E402

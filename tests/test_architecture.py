@@ -20,7 +20,15 @@ LAYERS = {
     "media": {"errors", "evidence"},
     "watermark": {"errors", "evidence", "media"},
     "credentials": {"errors", "evidence", "media", "_version"},
+    "config": {"errors", "credentials"},
     "policy": {"errors", "evidence", "labels", "watermark", "credentials"},
+    "engines": {"errors", "evidence", "media", "verify", "_version"},
+    "fingerprint": {"errors", "media"},
+    "softbinding": {"errors", "fingerprint"},
+    "store": {"errors", "evidence", "media", "credentials", "fingerprint", "softbinding", "watermark"},
+    "recovery": {"errors", "media", "fingerprint", "softbinding", "credentials", "store"},
+    "service": {"errors", "evidence", "media", "policy", "verify", "report", "credentials", "_version",
+                "store"},
 }
 
 

@@ -13,38 +13,80 @@ import contextlib
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .errors import InputError, file_error
+from .errors import InputError
 from .evidence import Verdict
-from .media import extensions, load, sha256_hex
+from .media import extensions
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
-    """Files named directly, plus image files (by extension) inside folders, in a stable order.
+class Inputs(list):
+    """The files to verify (a list of paths), and what the folders held that was left out:
+    ``skipped`` maps a reason ("hidden", "unsupported type (.txt)") to how many files, and
+    ``subfolders`` counts the folders a run without ``recursive`` did not enter."""
 
-    A folder is read one level deep unless ``recursive``; hidden files and folders are skipped.
-    A named file is always kept, whatever its extension, so a wrong file gets its error row; so
-    is a folder holding no image files, so that it is reported rather than silently dropped.
+    def __init__(self, files=(), skipped: dict[str, int] | None = None, subfolders: int = 0):
+        super().__init__(files)
+        self.skipped = dict(skipped or {})
+        self.subfolders = subfolders
+
+    def skipped_line(self) -> str | None:
+        """``skipped 3 files: 2 unsupported type (.txt), 1 hidden``, or None when nothing was."""
+        total = sum(self.skipped.values())
+        parts = []
+        if total:
+            why = ", ".join(f"{n} {r}" for r, n in sorted(self.skipped.items(), key=lambda i: -i[1]))
+            parts.append(f"{total} file{'s' if total > 1 else ''}: {why}")
+        if self.subfolders:
+            parts.append(f"{self.subfolders} subfolder{'s' if self.subfolders > 1 else ''} "
+                         "(--recursive enters them)")
+        return f"skipped {'; '.join(parts)}" if parts else None
+
+
+#: How many unsupported extensions the skipped line names before "...".
+_NAMED_EXTENSIONS = 4
+
+
+def collect_inputs(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> Inputs:
+    """Files named directly, plus the files of every media type trustgen verifies (by
+    extension: ``media.extensions()``) inside folders, in a stable order.
+
+    A folder is read one level deep unless ``recursive``; hidden files and folders are skipped,
+    and every file left out is counted by reason. A named file is always kept, whatever its
+    extension, so a wrong file gets its error row; so is a folder holding no file to verify, so
+    that it is reported rather than silently dropped.
     """
-    wanted = extensions(can_decode=True)
+    wanted = extensions()
     out: list[Path] = []
+    unsupported: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    subfolders = 0
     for raw in paths:
         p = Path(raw)
         if not p.is_dir():
             out.append(p)
             continue
-        found = p.rglob("*") if recursive else p.iterdir()
-        images = sorted(
-            f for f in found
-            if f.is_file() and f.suffix.lower() in wanted
-            and not any(part.startswith(".") for part in f.relative_to(p).parts)
-        )
-        out += images or [p]
-    return list(dict.fromkeys(out))
+        found, kept = p.rglob("*") if recursive else p.iterdir(), []
+        for f in found:
+            if f.is_dir():
+                subfolders += not recursive and not f.name.startswith(".")
+            elif any(part.startswith(".") for part in f.relative_to(p).parts):
+                skipped["hidden"] = skipped.get("hidden", 0) + 1
+            elif not f.is_file():
+                skipped["not a regular file"] = skipped.get("not a regular file", 0) + 1
+            elif f.suffix.lower() in wanted:
+                kept.append(f)
+            else:
+                ext = f.suffix.lower() or "no extension"
+                unsupported[ext] = unsupported.get(ext, 0) + 1
+        out += sorted(kept) or [p]
+    if unsupported:
+        named = sorted(unsupported, key=lambda e: (-unsupported[e], e))
+        kinds = ", ".join(named[:_NAMED_EXTENSIONS]) + (", ..." if len(named) > _NAMED_EXTENSIONS else "")
+        skipped[f"unsupported type ({kinds})"] = sum(unsupported.values())
+    return Inputs(dict.fromkeys(out), skipped, subfolders)
 
 
 def cache_path(jsonl: str | os.PathLike) -> Path:
@@ -91,6 +133,10 @@ class VerdictCache:
     def __len__(self) -> int:
         return len(self._verdicts)
 
+    def keys(self):
+        """The cached keys, a live view: what an engine may skip."""
+        return self._verdicts.keys()
+
     def get(self, key: str) -> Verdict | None:
         """The verdict cached under ``key``: the file's SHA-256 (plus a detached manifest's)."""
         return self._verdicts.get(key)
@@ -128,51 +174,38 @@ class VerdictCache:
 
 def verify_batch(
     paths: Iterable[Path], verifier, *, workers: int = 1, cache: VerdictCache | None = None,
-    detached: bytes | None = None,
+    detached: bytes | None = None, engine=None,
 ) -> Iterator[tuple[Verdict, bool]]:
-    """``(verdict, from_cache)`` per input, in input order, with ``workers`` threads.
+    """``(verdict, from_cache)`` per input, in input order, on ``engine`` (by default
+    ``workers`` threads of this process; see ``trustgen.engines``).
 
     Any failure on one file, including an unexpected crash inside a decoder, becomes that
     file's ``error`` verdict; the batch goes on. A verdict read with a detached manifest is
     cached under the file's and the manifest's hashes together.
     """
-    detached_sha = None if detached is None else sha256_hex(detached)
+    from .engines import LocalEngine
 
-    def one(path: Path) -> tuple[Verdict, bool]:
-        if path.is_dir():
-            return verifier.error(path, f"{path}: folder holds no image files"), False
-        try:
-            media = load(path)
-        except Exception as err:  # noqa: BLE001 - one file's failure is its own row
-            return verifier.error(path, str(file_error(err, path))), False
-        key = media.sha256 if detached_sha is None else f"{media.sha256}+{detached_sha}"
-        cached = cache.get(key) if cache is not None else None
-        if cached is not None:
-            return cached.at_path(str(path)), True
-        verdict = verifier.verify(media, detached=detached)  # crashes become error verdicts
+    def settle(path: Path, key: str | None, verdict: Verdict | None) -> tuple[Verdict, bool]:
+        if verdict is None:  # the engine found the key in the cache
+            return cache.get(key).at_path(str(path)), True
         if cache is not None and verdict.label != "error":
             cache.put(key, verdict)
         return verdict, False
 
-    paths = list(paths)
-    if workers <= 1:
-        yield from map(one, paths)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trustgen-verify")
-    try:
-        yield from pool.map(one, paths)
-    finally:  # interrupted: finish (and cache) what is running, drop what has not started
-        pool.shutdown(wait=True, cancel_futures=True)
+    engine = engine or LocalEngine(workers)
+    yield from engine.run(list(paths), verifier, cached=() if cache is None else cache.keys(),
+                          detached=detached, settle=settle)
 
 
 @dataclass
 class BatchSummary:
     """What a batch run found: every verdict in input order, how many came from the cache,
-    and how many of the cache's lines could not be read."""
+    how many of the cache's lines could not be read, and the policy's name."""
 
     verdicts: list[Verdict] = field(default_factory=list)
     from_cache: int = 0
     cache_skipped: int = 0
+    policy: str = ""  # the name of the policy that judged them
 
     @property
     def errors(self) -> int:
@@ -194,27 +227,83 @@ class BatchSummary:
 
 
 def verify_files(
-    paths: Iterable[str | os.PathLike], verifier, *, recursive: bool = False, workers: int = 1,
-    jsonl: str | os.PathLike | None = None, use_cache: bool = True, detached: bytes | None = None,
+    paths: Iterable[str | os.PathLike], verifier, *, recursive: bool = False,
+    from_list: str | os.PathLike | None = None, workers: int = 1, engine: str = "local",
+    ray_address: str | None = None, jsonl: str | os.PathLike | None = None,
+    use_cache: bool = True, detached: bytes | None = None,
     on_verdict: Callable[[Verdict, bool, int], None] | None = None,
 ) -> BatchSummary:
-    """Verify files and folders. With ``jsonl`` (and ``use_cache``) verdicts are cached beside it
-    so an interrupted run resumes; ``on_verdict(verdict, from_cache, total)`` is called as each
-    one completes, in input order."""
-    inputs = collect_inputs(paths, recursive=recursive)
+    """Verify files, folders and glob patterns, and the files listed in ``from_list`` (see
+    ``input_paths``). With ``jsonl`` (and ``use_cache``) verdicts are cached beside it so an
+    interrupted run resumes; ``on_verdict(verdict, from_cache, total)`` is called as each one
+    completes, in input order.
+
+    ``verifier`` is a ``Verifier`` or ``trustgen.engines.VerifierOptions`` (built once here).
+    ``engine`` is ``"local"`` (``workers`` threads) or ``"ray"`` (an actor pool on the Ray
+    cluster at ``ray_address``, else on this machine), which needs ``VerifierOptions`` to build
+    a verifier in each actor; the verdicts, reports and cache are the same.
+    """
+    from .engines import ENGINES, LocalEngine, RayEngine, VerifierOptions, require_ray
+
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    inputs = collect_inputs(input_paths(paths, from_list=from_list), recursive=recursive)
     if detached is not None and len(inputs) != 1:
         raise InputError(f"a detached manifest goes with exactly one file, not {len(inputs)}")
+    if engine == "ray":
+        require_ray()  # before the verifier loads: a missing extra is one quick line
+        runner = RayEngine(verifier, address=ray_address)
+    else:
+        runner = LocalEngine(workers)
+    if isinstance(verifier, VerifierOptions):
+        verifier = verifier.build()
     cache = None
     if jsonl is not None and use_cache:
         cache = VerdictCache(cache_path(jsonl), verifier.fingerprint)
-    summary = BatchSummary(cache_skipped=cache.skipped if cache is not None else 0)
-    for verdict, cached in verify_batch(inputs, verifier, workers=workers, cache=cache,
-                                        detached=detached):
+    summary = BatchSummary(policy=verifier.policy.name,
+                           cache_skipped=cache.skipped if cache is not None else 0)
+    for verdict, cached in verify_batch(inputs, verifier, cache=cache, detached=detached,
+                                        engine=runner):
         summary.verdicts.append(verdict)
         summary.from_cache += cached
         if on_verdict is not None:
             on_verdict(verdict, cached, len(inputs))
     return summary
+
+
+def input_paths(paths: Iterable[str | os.PathLike], *,
+                from_list: str | os.PathLike | None = None) -> list[Path]:
+    """The paths of a batch: each given path, a glob pattern (``**`` for any depth) expanded
+    in sorted order when no file has that name (a pattern matching nothing stays, to be
+    reported as missing), then the lines of ``from_list`` (``-``: standard input).
+
+    A list has one path a line, taken literally (no patterns), relative to the working
+    folder; blank lines and lines starting with ``#`` are skipped. Patterns let a batch
+    name more files than a command line holds, and let a cluster job name its files.
+    """
+    import glob
+
+    out: list[Path] = []
+    for raw in paths:
+        text = os.fspath(raw)
+        if any(c in text for c in "*?[") and not os.path.lexists(text):
+            out += sorted(map(Path, glob.glob(text, recursive=True))) or [Path(text)]
+        else:
+            out.append(Path(text))
+    if from_list is not None:
+        try:
+            if os.fspath(from_list) == "-":
+                import sys
+
+                data = sys.stdin.buffer.read()
+            else:
+                data = Path(from_list).read_bytes()
+        except OSError as err:
+            raise InputError(f"cannot read the list of files: {err.strerror or err}",
+                             path=from_list) from None
+        lines = (os.fsdecode(line.rstrip(b"\r")) for line in data.split(b"\n"))
+        out += [Path(line) for line in lines if line.strip() and not line.startswith("#")]
+    return out
 
 
 def write_reports(verdicts: list[Verdict], *, policy: str, jsonl=None, csv=None, html=None,

@@ -21,7 +21,11 @@ from importlib.resources import files
 from typing import Any
 
 #: Version of the JSON form of a verdict (``verify --json``, JSONL reports, the service).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+#: Versions ``Verdict.from_dict`` reads: version 2 only added fields (the ingredient tree,
+#: located failures, the detailed manifest) and version 3 the ``recovered`` look-up, so older
+#: records read with their defaults.
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 #: C2PA states, from best to worst news about the credentials themselves.
 C2PA_STATES = ("trusted", "valid", "invalid", "absent", "remote", "error")
@@ -129,11 +133,36 @@ class Provenance(_Record):
 
 @dataclass(frozen=True)
 class Ingredient(_Record):
+    """An ingredient a manifest records, with its own manifest's ingredients beneath it, at
+    their real depth (a tree, not a flat list)."""
+
     title: str | None
     relationship: str | None
     codes: tuple[str, ...] = ()
     has_manifest: bool = False
     digital_source_type: str | None = None  # what the ingredient's own manifest declares
+    manifest_label: str | None = None
+    signer: str | None = None  # the common name of its manifest's signer
+    ingredients: tuple["Ingredient", ...] = ()
+
+    def walk(self, path: tuple["Ingredient", ...] = ()):
+        """``(ancestors, ingredient)`` for this ingredient and every one beneath it, depth first."""
+        yield path, self
+        for child in self.ingredients:
+            yield from child.walk((*path, self))
+
+
+@dataclass(frozen=True)
+class Failure(_Record):
+    """Where one failure code of the active manifest points: the claim or signature (no
+    ``assertion``), an assertion such as ``cawg.identity``, or an ingredient's record or manifest
+    (``ingredient``, its title)."""
+
+    code: str
+    assertion: str | None = None
+    ingredient: str | None = None
+    identity: str | None = None  # who an identity assertion names (its credential's subject)
+    explanation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +188,7 @@ class ManifestEvidence(_Record):
     embedded: bool | None = None
     reason: str | None = None
     trustgen: dict[str, Any] | None = None
+    failures: tuple[Failure, ...] = ()  # where each of ``codes`` points
 
     def __post_init__(self) -> None:
         if self.state not in C2PA_STATES:
@@ -166,7 +196,13 @@ class ManifestEvidence(_Record):
 
     @property
     def ingredient_codes(self) -> tuple[str, ...]:
+        """The failure codes of the active manifest's own ingredients (the tree's first level)."""
         return tuple(code for ing in self.ingredients for code in ing.codes)
+
+    def walk_ingredients(self):
+        """``(ancestors, ingredient)`` for every ingredient of the tree, depth first."""
+        for ing in self.ingredients:
+            yield from ing.walk()
 
     @property
     def declares_ai(self) -> bool:
@@ -195,6 +231,8 @@ class WatermarkEvidence(_Record):
     max_p_value: float | None = None
     #: The best reading whatever its strength, so a looser bound can still accept it.
     candidate: "WatermarkReading | None" = None
+    #: The key-less public layer of a trustgen mark, read when no held key decoded one.
+    public: "PublicWatermark | None" = None
 
     def judged(self, max_p_value: float) -> "WatermarkEvidence":
         """This search judged at another bound (a policy's ``max_p_value``)."""
@@ -205,6 +243,20 @@ class WatermarkEvidence(_Record):
         return dataclasses.replace(self, detected=True, scheme=best.scheme,
                                    content_id=best.content_id, key=best.key,
                                    max_p_value=max_p_value)
+
+
+@dataclass(frozen=True)
+class PublicWatermark(_Record):
+    """A trustgen mark's public layer, readable without the issuer's key: that a mark is there
+    (``p_value`` judged at the policy's bound: ``present``) and the issuer id it claims (24 bits
+    of a hash of the issuer's watermark key; anyone can write one, so it is a lead, not proof).
+    ``key_held``: the issuer is one whose key this verifier holds, so the keyed payload itself
+    did not decode (a damaged copy)."""
+
+    present: bool
+    p_value: float
+    issuer: str | None = None
+    key_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +280,45 @@ class DetectorEvidence(_Record):
 
 
 @dataclass(frozen=True)
+class RecoveryEvidence(_Record):
+    """A look-up in manifest stores of a file without usable embedded credentials.
+
+    ``matched_by`` is ``watermark``, ``fingerprint``, ``both`` or None (nothing found). The
+    recovered manifest is judged as a detached manifest of this file: ``state`` is c2pa's verdict
+    with the hard binding set aside (``trusted``, ``valid``, ``invalid``, ``error``), and
+    ``pixels_match`` False says the pixels are not the signed ones (any re-encoded copy).
+    ``copied_mark`` flags a watermark whose manifest shows another picture; that manifest is
+    never the result. ``stores`` were asked; ``unavailable`` says, one line each, which were not.
+    """
+
+    matched_by: str | None = None
+    manifest_id: str | None = None
+    source: str | None = None
+    content_id: str | None = None
+    watermark_p_value: float | None = None
+    fingerprint_distance: int | None = None
+    fingerprint_variant: int | None = None
+    bindings_agree: bool = False
+    copied_mark: bool = False
+    copied_from: str | None = None
+    pixels_match: bool | None = None
+    state: str | None = None
+    codes: tuple[str, ...] = ()
+    signer: Signer | None = None
+    digital_source_type: str | None = None
+    stores: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.matched_by is not None
+
+    @property
+    def declares_ai(self) -> bool:
+        return self.digital_source_type in AI_SOURCE_TYPES
+
+
+@dataclass(frozen=True)
 class Evidence(_Record):
     """Everything gathered about one file, before any policy judges it."""
 
@@ -237,6 +328,10 @@ class Evidence(_Record):
     watermark: WatermarkEvidence | None = None
     detector: DetectorEvidence | None = None
     error: str | None = None
+    #: The whole manifest store as c2patool shows it (``verify --detailed``); None otherwise.
+    manifest: dict[str, Any] | None = None
+    #: The look-up in manifest stores; None when not made (embedded credentials, or no stores).
+    recovered: RecoveryEvidence | None = None
 
 
 @dataclass(frozen=True)
@@ -272,8 +367,9 @@ class Verdict(_Record):
         """The inverse of ``to_dict``; refuses another schema version or unknown fields."""
         data = dict(data)
         version = data.pop("schema_version", None)
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"verdict schema version {version!r}; this trustgen reads {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ValueError(f"verdict schema version {version!r}; this trustgen reads "
+                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}")
         evidence_fields = {f.name for f in dataclasses.fields(Evidence)}
         evidence = {k: data.pop(k) for k in list(data) if k in evidence_fields}
         data["label"] = data.pop("verdict")

@@ -20,8 +20,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 from .errors import PolicyError, TrustgenError
-from .evidence import AI_SOURCE_TYPES, Evidence, ManifestEvidence, Reason, Verdict, is_watermarked
-from .labels import LABELS, reason
+from .evidence import (
+    AI_SOURCE_TYPES, Evidence, Failure, ManifestEvidence, Reason, RecoveryEvidence, Verdict,
+    is_watermarked,
+)
+from .labels import LABELS, failure_text, inside, reason
 
 if TYPE_CHECKING:
     from .credentials.trust import TrustConfig
@@ -38,8 +41,12 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "watermark": {"enabled": _BOOL, "schemes": _LIST, "key_files": _LIST,
                   "local_identity_key": _BOOL, "max_p_value": _NUMBER},
     "detector": {"enabled": _BOOL, "threshold": _NUMBER, "target_fpr": _NUMBER},
+    "store": {"enabled": _BOOL, "url": _STR, "resolvers": _LIST, "timeout": _NUMBER,
+              "require_both_bindings": _BOOL},
 }
-_TABLES = {"trust", "watermark", "detector", "actions"}
+_TABLES = {"trust", "watermark", "detector", "store", "actions"}
+#: Longest a policy may let verify wait for one remote resolver request, in seconds.
+MAX_RESOLVER_TIMEOUT = 60.0
 _OID = re.compile(r"^[0-2](\.\d+)+$")
 
 #: Policies are a few KB; a larger file is a mistake or an attack on the loader.
@@ -61,6 +68,12 @@ class Gather:
     watermark_keys: tuple[bytes, ...] = field(default=(), repr=False)  # from key_files
     watermark_local_key: bool = True
     detector: bool = True
+    #: Look files without usable embedded credentials up in manifest stores: the local store
+    #: (or the caller's), ``store_url`` and the remote ``resolvers`` (each request ``timeout`` s).
+    store: bool = True
+    store_url: str | None = None
+    resolvers: tuple[str, ...] = ()
+    resolver_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,8 @@ class Judge:
     max_p_value: float
     detector_threshold: float | None = None
     detector_target_fpr: float | None = None
+    #: Recovered credentials count only when the watermark and the fingerprint name them both.
+    require_both_bindings: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,12 +113,15 @@ class Policy:
         """A ``PolicyError`` pointing at ``[table] key`` in this policy's file."""
         return _error(self.source, _line_of(self.text, table, key), f"{table}.{key}", why)
 
-    def decide(self, evidence: Evidence) -> Verdict:
-        """The verdict for ``evidence``; the watermark search is judged at this policy's bound."""
+    def decide(self, evidence: Evidence, *, no_pixels: str | None = None) -> Verdict:
+        """The verdict for ``evidence``; the watermark search is judged at this policy's bound.
+        ``no_pixels`` names the media type of a file without pixels to check (a PDF, a video):
+        its watermark and detector are then "not applicable", not "not checked"."""
         if evidence.watermark is not None:
             evidence = dataclasses.replace(
                 evidence, watermark=evidence.watermark.judged(self.judge.max_p_value))
-        label, reasons = classify(evidence)
+        label, reasons = classify(evidence, no_pixels=no_pixels,
+                                  require_both_bindings=self.judge.require_both_bindings)
         action = self.judge.actions[label]
         return Verdict(label=label, action=action, reasons=tuple(reasons), evidence=evidence,
                        policy=self.name, passed=action in self.judge.passing_actions)
@@ -183,7 +201,8 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
                 kinds = " or ".join(dict.fromkeys(names))
                 raise fail(table, key, f"must be a {kinds}, not {type(value).__name__}")
 
-    trust, wm, det, actions = (data.get(t, {}) for t in ("trust", "watermark", "detector", "actions"))
+    trust, wm, det, store, actions = (data.get(t, {}) for t in ("trust", "watermark", "detector",
+                                                                "store", "actions"))
 
     def strings(table: str, key: str, section: dict) -> tuple[str, ...]:
         value = section.get(key, [])
@@ -244,6 +263,13 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
     anchors = paths("trust", "anchors", trust)
     trust_config = checked("trust", "anchors", lambda: TrustConfig.from_files(
         anchors, allow_remote=trust.get("allow_remote", False)))
+    resolvers = strings("store", "resolvers", store)
+    bad = [r for r in resolvers if not r.startswith(("http://", "https://"))]
+    if bad:
+        raise fail("store", "resolvers", f"not an http:// or https:// URL: {bad[0]!r}")
+    if "url" in store and not store["url"].strip():
+        raise fail("store", "url", "must be a file path, sqlite:///path or postgresql://... URL")
+    timeout = fraction("store", "timeout", store, upper=MAX_RESOLVER_TIMEOUT)
     schemes = strings("watermark", "schemes", wm)
     key_files = paths("watermark", "key_files", wm)
 
@@ -257,6 +283,10 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
             watermark.read_key_file(f) for f in key_files)),
         watermark_local_key=wm.get("local_identity_key", True),
         detector=det.get("enabled", True),
+        store=store.get("enabled", True),
+        store_url=store.get("url"),
+        resolvers=resolvers,
+        resolver_timeout=5.0 if timeout is None else timeout,
     )
     max_p = fraction("watermark", "max_p_value", wm, upper=MAX_P_VALUE_CEILING)
     judge = Judge(
@@ -265,6 +295,7 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
         max_p_value=watermark.FALSE_ALARM if max_p is None else max_p,
         detector_threshold=fraction("detector", "threshold", det, zero=True),
         detector_target_fpr=fraction("detector", "target_fpr", det),
+        require_both_bindings=store.get("require_both_bindings", False),
     )
     return Policy(
         name=data.get("name", Path(source).stem), source=source, gather=gather, judge=judge,
@@ -361,8 +392,10 @@ def _line_of(text: str, table: str, key: str | None) -> int | None:
 # --- labelling ---------------------------------------------------------------------------------
 
 
-def classify(evidence: Evidence) -> tuple[str, list[Reason]]:
-    """The label for judged ``evidence`` and one reason per piece of evidence that decided it."""
+def classify(evidence: Evidence, *, no_pixels: str | None = None,
+             require_both_bindings: bool = False) -> tuple[str, list[Reason]]:
+    """The label for judged ``evidence`` and one reason per piece of evidence that decided it
+    (``no_pixels``: see ``Policy.decide``; ``require_both_bindings``: ``Judge``'s)."""
     if evidence.error is not None:
         message = evidence.error
         if evidence.path and message.startswith(f"{evidence.path}: "):
@@ -378,30 +411,41 @@ def classify(evidence: Evidence) -> tuple[str, list[Reason]]:
         if m.declares_ai:
             reasons.append(reason("c2pa.declares-ai", source_type=_short(m.digital_source_type)))
             reasons += _watermark_reasons(wm, only_found=True)
-            reasons += _detector_reasons(det)
+            reasons += _detector_reasons(det, no_pixels)
             return "trusted-ai", reasons + _ingredient_flags(m) + mismatch
         reasons.append(reason("c2pa.declares-capture", declared=_declared(m)))
         flags = _ingredient_flags(m)
         if found:
             flags += _watermark_reasons(wm)
-        reasons += _detector_reasons(det)
+        reasons += _detector_reasons(det, no_pixels)
         reasons += flags + mismatch
         return ("trusted-capture-flagged" if flags else "trusted-capture"), reasons
 
-    if m is not None and m.state in ("invalid", "error"):
-        what = ", ".join(m.codes) or m.reason or "unreadable manifest"
-        reasons.append(reason(f"c2pa.{m.state}", what=what))
+    if m is not None and m.state == "invalid":
+        reasons += _invalid_reasons(m)
+    elif m is not None and m.state == "error":
+        reasons.append(reason("c2pa.error", what=m.reason or "c2pa gave no reason"))
     elif m is not None and m.state == "valid":
         claim = f"; they claim {_declared(m)}" if m.digital_source_type or m.actions else ""
-        reasons.append(reason("c2pa.untrusted", signer=_signer(m), claim=claim))
-        if m.reason:  # c2pa trusted the chain, but trustgen's own signer rules did not
-            reasons.append(reason("c2pa.signer-refused", why=m.reason))
+        signer_codes = [f for f in _failures(m) if f.code.startswith(_SIGNER_CODES)]
+        others = [f for f in _failures(m) if not f.code.startswith(_SIGNER_CODES)]
+        if signer_codes or m.reason or not others:
+            reasons.append(reason("c2pa.untrusted", signer=_signer(m), claim=claim))
+            if m.reason:  # c2pa trusted the chain, but trustgen's own signer rules did not
+                reasons.append(reason("c2pa.signer-refused", why=m.reason))
+            if others:
+                reasons.append(reason("c2pa.also-fails", what=_where(others)))
+        else:  # the signer is trusted; something else (an identity assertion) is not
+            reasons.append(reason("c2pa.unverified-part", signer=_signer(m), what=_where(others),
+                                  claim=claim))
     elif m is not None and m.state == "remote":
         reasons.append(reason("c2pa.remote"))
     if reasons:
+        if m.state in ("valid", "invalid"):
+            reasons += _ingredient_flags(m)
         # Credentials that are not trusted prove nothing, so they never hide an AI watermark.
         reasons += _watermark_reasons(wm, only_found=True)
-        reasons += _detector_reasons(det)
+        reasons += _detector_reasons(det, no_pixels)
         if m.state == "valid":
             return ("untrusted-ai" if m.declares_ai or found else "credentials-untrusted"), reasons
         if m.state == "remote":
@@ -409,21 +453,76 @@ def classify(evidence: Evidence) -> tuple[str, list[Reason]]:
         return "credentials-invalid", reasons
 
     reasons.append(reason("c2pa.absent" if m is not None else "c2pa.not-checked"))
-    reasons += _watermark_reasons(wm)
+    if evidence.recovered is not None:
+        label, more = _recovery(evidence.recovered, require_both_bindings)
+        reasons += more
+        if label is not None:
+            reasons += _watermark_reasons(wm, only_found=True)
+            return label, reasons + _detector_reasons(det)
+    if no_pixels:  # neither pixel signal applies: nothing more to find
+        reasons += _detector_reasons(det, no_pixels)
+    else:
+        reasons += _watermark_reasons(wm)
     if found:
         return "ai-watermark", reasons
-    if det is None:
-        reasons.append(reason("detector.not-run"))
-    else:
+    if not no_pixels and wm is not None and wm.public is not None and wm.public.present:
+        return "issuer-watermark", reasons + _detector_reasons(det)
+    if det is not None:
         reasons += _detector_reasons(det)
         if det.synthetic:
             return "likely-synthetic", reasons
+    elif not no_pixels:
+        reasons.append(reason("detector.not-run"))
     reasons.append(reason("absence"))
     return "no-evidence", reasons
 
 
+def _recovery(rec: RecoveryEvidence, require_both: bool) -> tuple[str | None, list[Reason]]:
+    """The label recovered credentials decide (None: they decide nothing) and their reasons.
+    Only trusted credentials count, never those a copied mark names."""
+    out = [reason("store.not-consulted", why=why) for why in rec.unavailable]
+    copied = [reason("recovery.copied-mark", manifest_id=rec.copied_from)] if rec.copied_mark else []
+    if not rec.found:
+        if copied:
+            return "copied-mark", out + copied
+        if rec.stores:
+            out.append(reason("recovery.none", stores=", ".join(rec.stores)))
+        return None, out
+    how = {"both": "watermark and fingerprint", "watermark": "watermark",
+           "fingerprint": "fingerprint"}[rec.matched_by]
+    if rec.watermark_p_value is not None:
+        how += f" (p-value {rec.watermark_p_value:.1e}"
+        how += "" if rec.fingerprint_distance is None else f", distance {rec.fingerprint_distance} bits"
+        how += ")"
+    elif rec.fingerprint_distance is not None:
+        how += f" (distance {rec.fingerprint_distance} bits)"
+    where = dict(source=rec.source or "a manifest store", how=how)
+    if rec.state != "trusted":
+        if rec.state == "valid":
+            out.append(reason("recovery.untrusted", signer=_signer_text(rec.signer), **where))
+        else:
+            out.append(reason("recovery.invalid", what=", ".join(rec.codes) or rec.state, **where))
+        return None, out + copied
+    if require_both and not rec.bindings_agree:
+        out.append(reason("recovery.bindings-disagree", how=rec.matched_by))
+        return None, out + copied
+    out.append(reason("recovery.trusted", signer=_signer_text(rec.signer),
+                      manifest_id=rec.manifest_id, **where))
+    if rec.declares_ai:
+        out.append(reason("c2pa.declares-ai", source_type=_short(rec.digital_source_type)))
+    else:
+        declared = (f"source type {_short(rec.digital_source_type)}" if rec.digital_source_type
+                    else "no source type")
+        out.append(reason("c2pa.declares-capture", declared=declared))
+    out.append(reason("recovery.pixels-match" if rec.pixels_match else "recovery.pixels-changed"))
+    return ("recovered-ai" if rec.declares_ai else "recovered-capture"), out + copied
+
+
 def _signer(m: ManifestEvidence) -> str:
-    s = m.signer
+    return _signer_text(m.signer)
+
+
+def _signer_text(s) -> str:
     if s is None or not (s.common_name or s.organization):
         return ""
     who = ", ".join(p for p in (s.common_name, s.organization) if p)
@@ -443,14 +542,42 @@ def _declared(m: ManifestEvidence) -> str:
     return "; ".join(parts) or "no source type or actions"
 
 
+#: Failure codes about the signer's credential (c2pa's and trustgen's EKU refusal).
+_SIGNER_CODES = ("signingCredential.",)
+
+
+def _failures(m: ManifestEvidence):
+    """The active manifest's failures with where they point; bare codes from older records."""
+    located = {f.code for f in m.failures}
+    return [*m.failures, *(Failure(code) for code in m.codes if code not in located)]
+
+
+def _where(failures) -> str:
+    return "; ".join(failure_text(f) for f in failures)
+
+
+def _invalid_reasons(m: ManifestEvidence) -> list[Reason]:
+    """What makes the credentials invalid: the active manifest's own failures where they point,
+    else (c2pa may fail a file for its ingredients alone) the failing ingredients."""
+    if m.codes:
+        return [reason("c2pa.invalid", what=_where(_failures(m)))]
+    failing = [f"'{ing.title or 'untitled'}'{inside(a.title for a in path)}: {', '.join(ing.codes)}"
+               for path, ing in m.walk_ingredients() if ing.codes]
+    if failing:
+        return [reason("c2pa.invalid-ingredients", what="; ".join(failing))]
+    return [reason("c2pa.invalid", what=m.reason or "c2pa gave no failure code")]
+
+
 def _ingredient_flags(m: ManifestEvidence) -> list[Reason]:
+    """One reason per failing or AI-declaring ingredient, at any depth of the tree, naming
+    where it sits."""
     out = []
-    for ing in m.ingredients:
-        title = ing.title or "untitled"
+    for path, ing in m.walk_ingredients():
+        title, where = ing.title or "untitled", inside(a.title for a in path)
         if ing.codes:
-            out.append(reason("ingredient.invalid", title=title, codes=", ".join(ing.codes)))
-        if ing.digital_source_type in AI_SOURCE_TYPES:
-            out.append(reason("ingredient.declares-ai", title=title,
+            out.append(reason("ingredient.invalid", title=title, inside=where, codes=", ".join(ing.codes)))
+        if (ing.digital_source_type or "").strip() in AI_SOURCE_TYPES:
+            out.append(reason("ingredient.declares-ai", title=title, inside=where,
                               source_type=_short(ing.digital_source_type)))
     return out
 
@@ -466,6 +593,9 @@ def _watermark_reasons(wm, *, only_found: bool = False) -> list[Reason]:
         return []
     if not wm.schemes_checked:
         return [reason("watermark.not-applicable")]
+    if wm.public is not None and wm.public.present:
+        code = "watermark.damaged" if wm.public.key_held else "watermark.issuer"
+        return [reason(code, issuer=wm.public.issuer, p_value=wm.public.p_value)]
     if wm.candidate is not None and is_watermarked(wm.p_value, MAX_P_VALUE_CEILING):
         # a reading that a looser policy could accept, but this one does not
         return [reason("watermark.weak", scheme=wm.candidate.scheme, p_value=wm.p_value,
@@ -484,9 +614,12 @@ def _content_id_check(m: ManifestEvidence, wm) -> list[Reason]:
     return []
 
 
-def _detector_reasons(det) -> list[Reason]:
+def _detector_reasons(det, no_pixels: str | None = None) -> list[Reason]:
     """The detector's score, whenever it ran: a weaker signal is reported even when it did not
-    decide."""
+    decide. For a file without pixels, that neither pixel signal applies to its media type."""
+    if det is None and no_pixels:
+        return [reason("watermark.media-type", media=no_pixels),
+                reason("detector.media-type", media=no_pixels)]
     if det is None:
         return []
     return [reason("detector.score", model=det.model, probability=det.probability,

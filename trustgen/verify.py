@@ -7,6 +7,10 @@ comes from ``Policy.gather``, and ``Policy.decide`` judges. Each signal is ``Non
 evidence when it was not checked, which a policy reports differently from "checked, nothing found".
 Configuration errors (an unknown scheme, a short key, an unreadable anchor) raise when the
 ``Verifier`` is built, never as "not checked" on every file.
+
+A file without usable embedded credentials (none, or stripped) is looked up in manifest stores
+by its watermark and fingerprint (``recovery.recover``); a store that cannot be opened or asked
+is named in ``RecoveryEvidence.unavailable`` and the verdict comes from the other signals.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import hashlib
 import json
 import os
 import threading
+import time
 from typing import Any, Sequence
 
 from ._version import __version__
 from .errors import DependencyError, file_error
-from .evidence import DetectorEvidence, Evidence, Verdict
-from .media import MediaFile, decode_image, format_for_path, load, sha256_hex, sniff_format
+from .evidence import DetectorEvidence, Evidence, RecoveryEvidence, Verdict
+from .media import MediaFile, decode_image, decodes, identify, load, lookup, sha256_hex
 from .policy import Policy
 
 __all__ = ["Verdict", "Verifier", "verify"]
@@ -35,8 +40,17 @@ class Verifier:
     ``Identity`` whose root and watermark key the policy's ``local_identity`` /
     ``local_identity_key`` add; by default it is found in ``TRUSTGEN_HOME``. ``detector`` is
     ``True`` (load the shipped detector if the policy enables it), ``False`` (never run it), or
-    a fitted detector object.
+    a fitted detector object. ``detailed`` adds the whole manifest store, as c2patool shows it,
+    to each verdict's evidence (``Evidence.manifest``).
+
+    ``stores`` are the manifest stores (paths or URLs) a file without usable embedded
+    credentials is looked up in, instead of the local one (``manifests.db`` in ``TRUSTGEN_HOME``,
+    when it exists); the policy's ``[store] url`` and ``resolvers`` and ``resolvers`` here are
+    asked too. ``use_stores=False``, or a policy with ``[store] enabled = false``, looks nothing up.
     """
+
+    #: Seconds before a store that could not be opened is tried again.
+    STORE_RETRY_S = 30.0
 
     def __init__(
         self,
@@ -46,12 +60,17 @@ class Verifier:
         watermark_keys: Sequence[bytes] = (),
         detector: Any = True,
         identity=None,
+        detailed: bool = False,
+        stores: Sequence[str | os.PathLike] | None = None,
+        resolvers: Sequence[str] = (),
+        use_stores: bool = True,
     ):
         from . import watermark
         from .credentials.identity import Identity
         from .credentials.trust import TrustConfig
 
         self.policy = Policy.load(policy)
+        self.detailed = detailed
         gather = self.policy.gather
         if identity is None and (gather.local_identity or gather.watermark_local_key):
             identity = Identity.find()
@@ -79,16 +98,32 @@ class Verifier:
             self.detector = _load_detector() if detector is True else detector
             self.detector_threshold = _threshold(self.detector, self.policy)
 
+        self.store_urls: tuple[str, ...] = ()
+        self.resolvers: tuple[str, ...] = ()
+        if use_stores and gather.store:
+            from .store import default_path
+
+            local = [os.fspath(s) for s in stores] if stores is not None else (
+                [str(default_path())] if default_path().is_file() else [])
+            self.store_urls = tuple(dict.fromkeys([*local, *([gather.store_url] if gather.store_url else [])]))
+            self.resolvers = tuple(dict.fromkeys([*gather.resolvers, *resolvers]))
+        self._opened: dict[str, Any] = {}
+        self._failed: dict[str, tuple[float, str]] = {}
+        self._store_lock = threading.Lock()
+
     @classmethod
     def from_options(cls, policy="default", *, trust_anchors=(), trust_config=None,
-                     allow_remote: bool = False, detector: Any = True) -> "Verifier":
+                     allow_remote: bool = False, detector: Any = True,
+                     detailed: bool = False, stores=None, resolvers=(),
+                     use_stores: bool = True) -> "Verifier":
         """A verifier from command-line style options: anchor and EKU files, switches."""
         from .credentials.trust import TrustConfig
 
         trust = None
         if trust_anchors or trust_config or allow_remote:
             trust = TrustConfig.from_files(trust_anchors, trust_config, allow_remote=allow_remote)
-        return cls(policy, trust=trust, detector=detector)
+        return cls(policy, trust=trust, detector=detector, detailed=detailed, stores=stores,
+                   resolvers=resolvers, use_stores=use_stores)
 
     # -- the per-file work ---------------------------------------------------------------------
 
@@ -118,19 +153,80 @@ class Verifier:
 
     def _verify_bytes(self, data: bytes, filename: str | None, detached: bytes | None,
                       sha256: str) -> Verdict:
-        from .credentials.read import read_credentials
+        from .credentials.read import read_manifest
 
-        fmt = sniff_format(data) or (format_for_path(filename) if filename else None)
-        manifest = read_credentials(data, fmt=fmt, trust=self.trust, path=filename, detached=detached)
-        evidence = Evidence(path=filename, sha256=sha256, c2pa=manifest)
+        fmt = identify(data, filename)
+        manifest, detail = read_manifest(data, fmt=fmt, trust=self.trust, path=filename,
+                                         detached=detached, detailed=self.detailed)
+        evidence = Evidence(path=filename, sha256=sha256, c2pa=manifest, manifest=detail)
+        known = lookup(fmt)
+        if known is not None and not decodes(known.name):  # a PDF, a video: no pixels to check
+            return self.policy.decide(evidence, no_pixels=f"{known.name} {known.kind}")
         try:  # the pixel signals, each kept as it is read: a crash in one keeps the others
             image = decode_image(data, path=filename, rgb=True)
             evidence = dataclasses.replace(evidence, watermark=self._watermark(image))
             evidence = dataclasses.replace(evidence, detector=self._detect(image))
         except Exception as err:  # noqa: BLE001 - see verify_bytes
             failure = file_error(err, filename, "verification")
-            evidence = dataclasses.replace(evidence, error=str(failure))
+            return self.policy.decide(dataclasses.replace(evidence, error=str(failure)))
+        if manifest.state == "absent" and detached is None:
+            evidence = dataclasses.replace(
+                evidence, recovered=self._recover(data, image, evidence.watermark, fmt, filename))
         return self.policy.decide(evidence)
+
+    def _recover(self, data: bytes, image, watermark, fmt, filename) -> RecoveryEvidence | None:
+        """The look-up of a file without embedded credentials; None when there is no store."""
+        if not self.store_urls and not self.resolvers:
+            return None
+        from .recovery import recover
+
+        stores, unavailable = self._stores()
+        try:
+            rec = recover(data, image, watermark, None, stores, trust=self.trust,
+                          max_p_value=self.policy.judge.max_p_value, fmt=fmt, path=filename)
+        except Exception as err:  # noqa: BLE001 - the other signals still give a verdict
+            why = str(file_error(err, filename, "the look-up"))
+            return RecoveryEvidence(stores=tuple(s.location for s in stores),
+                                    unavailable=(*unavailable, why))
+        m = rec.manifest
+        return RecoveryEvidence(
+            matched_by=rec.matched_by, manifest_id=rec.manifest_id, source=rec.source,
+            content_id=rec.content_id, watermark_p_value=rec.watermark_p_value,
+            fingerprint_distance=rec.fingerprint_distance,
+            fingerprint_variant=rec.fingerprint_variant, bindings_agree=rec.bindings_agree,
+            copied_mark=rec.copied_mark, copied_from=rec.copied_from,
+            pixels_match=rec.pixels_match, state=rec.state, codes=rec.codes,
+            signer=None if m is None else m.signer,
+            digital_source_type=None if m is None else m.digital_source_type,
+            stores=tuple(s.location for s in stores), unavailable=(*unavailable, *rec.unavailable),
+        )
+
+    def _stores(self) -> tuple[list, list[str]]:
+        """The stores and resolvers to ask, opened once and shared (they lock per call), and
+        one line for each that cannot be opened now (tried again after ``STORE_RETRY_S``)."""
+        from .errors import TrustgenError
+        from .store import StoreError, open_store
+        from .store.remote import RemoteResolver
+
+        opened, unavailable = [], []
+        with self._store_lock:
+            for url in (*self.store_urls, *self.resolvers):
+                if url not in self._opened:
+                    failed = self._failed.get(url)
+                    if failed is not None and time.monotonic() - failed[0] < self.STORE_RETRY_S:
+                        unavailable.append(failed[1])
+                        continue
+                    try:
+                        if url not in self.resolvers and _missing_file(url):  # never create one
+                            raise StoreError("no such manifest store file", path=url)
+                        self._opened[url] = (RemoteResolver(url, timeout=self.policy.gather.resolver_timeout)
+                                             if url in self.resolvers else open_store(url))
+                    except TrustgenError as err:
+                        self._failed[url] = (time.monotonic(), str(err))
+                        unavailable.append(str(err))
+                        continue
+                opened.append(self._opened[url])
+        return opened, unavailable
 
     def error(self, path: str | os.PathLike | None, message: str) -> Verdict:
         """The policy's verdict for a file that could not be verified at all."""
@@ -141,7 +237,8 @@ class Verifier:
             return None
         from .watermark import detect
 
-        return detect(image, keys=self.watermark_keys, schemes=self.policy.gather.watermark_schemes)
+        return detect(image, keys=self.watermark_keys, schemes=self.policy.gather.watermark_schemes,
+                      max_p_value=self.policy.judge.max_p_value, public=True)
 
     def _detect(self, image) -> DetectorEvidence | None:
         if self.detector is None:
@@ -160,6 +257,8 @@ class Verifier:
             "anchors": hashlib.sha256(self.trust.anchors_pem.encode()).hexdigest(),
             "ekus": list(self.trust.accepted_ekus),
             "network": [self.trust.allow_remote, self.trust.ocsp],
+            "detailed": self.detailed,
+            "stores": [*self.store_urls, *self.resolvers, self.policy.judge.require_both_bindings],
             "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
             "schemes": self.policy.gather.watermark_schemes,
             "detector": None if self.detector is None  # calibration changes with every retrain
@@ -191,6 +290,13 @@ def verify(source: "str | os.PathLike | bytes", *, policy: "str | os.PathLike" =
 
 
 # -- loading helpers ---------------------------------------------------------------------------
+
+
+def _missing_file(url: str) -> bool:
+    """A SQLite store named by path (or ``sqlite://``) that does not exist."""
+    if "://" in url and not url.startswith("sqlite://"):
+        return False
+    return not os.path.exists(url.removeprefix("sqlite://"))
 
 #: Where trustgen finds the synthetic-image detector (the ``detectors`` package registers it).
 DETECTOR_ENTRY_POINTS = "trustgen.detectors"

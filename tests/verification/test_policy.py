@@ -14,8 +14,8 @@ import pytest
 from trustgen import labels
 from trustgen.errors import PolicyError
 from trustgen.evidence import (
-    DetectorEvidence, Evidence, Ingredient, ManifestEvidence, Signer, WatermarkEvidence,
-    WatermarkReading,
+    DetectorEvidence, Evidence, Ingredient, ManifestEvidence, PublicWatermark, RecoveryEvidence,
+    Signer, WatermarkEvidence, WatermarkReading,
 )
 from trustgen.labels import LABELS, REASONS
 from trustgen.policy import MAX_P_VALUE_CEILING, Policy, classify, shipped_policies
@@ -38,8 +38,18 @@ def search(p_value: float, *, cid="0123456789ab", key="sha256:0011223344556677")
 WM, NO_WM = search(1e-12), search(1.0)
 
 
-def ev(c2pa=ABSENT, watermark=NO_WM, detector=REAL, error=None):
-    return Evidence(path="x.jpg", c2pa=c2pa, watermark=watermark, detector=detector, error=error)
+def ev(c2pa=ABSENT, watermark=NO_WM, detector=REAL, error=None, recovered=None):
+    return Evidence(path="x.jpg", c2pa=c2pa, watermark=watermark, detector=detector, error=error,
+                    recovered=recovered)
+
+
+def recovered(source_type=AI, **kw) -> RecoveryEvidence:
+    """A look-up that found trusted credentials for a re-encoded copy by both bindings."""
+    fields = dict(matched_by="both", manifest_id="urn:c2pa:1", source="manifests.db",
+                  content_id="0123456789ab", watermark_p_value=1e-12, fingerprint_distance=2,
+                  fingerprint_variant=0, bindings_agree=True, pixels_match=False, state="trusted",
+                  signer=SIGNER, digital_source_type=source_type, stores=("manifests.db",))
+    return RecoveryEvidence(**{**fields, **kw})
 
 
 CASES = {
@@ -53,21 +63,29 @@ CASES = {
     "untrusted-ai": ev(ManifestEvidence(state="valid", signer=SIGNER, digital_source_type=AI)),
     "credentials-untrusted": ev(ManifestEvidence(state="valid", signer=SIGNER, digital_source_type=CAPTURE)),
     "credentials-remote": ev(ManifestEvidence(state="remote")),
+    "recovered-ai": ev(watermark=WM, recovered=recovered()),
+    "recovered-capture": ev(recovered=recovered(CAPTURE)),
+    "copied-mark": ev(watermark=WM, recovered=RecoveryEvidence(
+        copied_mark=True, copied_from="urn:c2pa:2", stores=("manifests.db",))),
     "ai-watermark": ev(watermark=WM),
+    "issuer-watermark": ev(watermark=dataclasses.replace(
+        NO_WM, public=PublicWatermark(present=True, p_value=2.4e-7, issuer="5eed0f"))),
     "likely-synthetic": ev(detector=SYNTH),
     "no-evidence": ev(),
     "error": ev(c2pa=None, watermark=None, detector=None, error="x.jpg: not an image file"),
 }
 
 EXPECTED = {  # label -> action under each shipped policy
-    "default": dict(zip(LABELS, "pass pass warn fail warn warn warn warn warn warn fail".split())),
+    "default": dict(zip(LABELS, "pass pass warn fail warn warn warn warn warn fail warn warn warn "
+                                "warn fail".split())),
     "newsroom": dict(zip(LABELS, (
         "reject verified needs-review reject reject needs-review needs-review reject needs-review "
-        "needs-review reject").split())),
+        "reject reject needs-review needs-review needs-review reject").split())),
     "moderation": dict(zip(LABELS, (
-        "label-as-AI allow label-as-AI review label-as-AI allow allow label-as-AI label-as-AI allow "
-        "block").split())),
-    "strict": dict(zip(LABELS, "pass pass fail fail fail fail fail fail fail fail fail".split())),
+        "label-as-AI allow label-as-AI review label-as-AI allow allow label-as-AI allow review "
+        "label-as-AI review label-as-AI allow block").split())),
+    "strict": dict(zip(LABELS, "pass pass fail fail fail fail fail fail fail fail fail fail fail "
+                               "fail fail".split())),
 }
 
 
@@ -171,13 +189,13 @@ def test_a_label_added_later_never_breaks_a_policy(tmp_path, roots, monkeypatch)
     """A new label is one registration; every policy, shipped or user's, still loads and maps it."""
     monkeypatch.setattr(labels, "LABELS", dict(LABELS))
     monkeypatch.setattr("trustgen.policy.LABELS", labels.LABELS)
-    labels.register_label("recovered-ai", "credentials recovered from a repository",
+    labels.register_label("future-label", "a label a later release adds",
                           tone="ai", default_action="warn")
     for name in shipped_policies():
-        assert Policy.load(name).judge.actions["recovered-ai"]
-    assert Policy.load("default").judge.actions["recovered-ai"] == "warn"
+        assert Policy.load(name).judge.actions["future-label"]
+    assert Policy.load("default").judge.actions["future-label"] == "warn"
     user = Policy.load(write(tmp_path, GOOD.replace('name = "desk"', 'name = "desk"\ndefault_action = "no"')))
-    assert user.judge.actions["recovered-ai"] == "no"
+    assert user.judge.actions["future-label"] == "no"
 
 
 # --- loading and errors ---------------------------------------------------------------------------
@@ -374,3 +392,27 @@ def test_a_path_the_system_cannot_stat_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError) as info:
         Policy.load(write(tmp_path, text))
     assert info.value.field == "trust.anchors" and "File name too long" in str(info.value)
+
+
+def test_recovered_credentials_are_judged():
+    """Only trusted recovered credentials decide; a re-encoded copy is "not the signed pixels",
+    never tampering; a copied mark is never provenance; a policy can require both bindings."""
+    label, reasons = classify(CASES["recovered-ai"])
+    assert label == "recovered-ai"
+    assert codes(reasons)[:4] == ["c2pa.absent", "recovery.trusted", "c2pa.declares-ai",
+                                  "recovery.pixels-changed"]
+    assert "c2pa.invalid" not in codes(reasons)
+    by_print = recovered(matched_by="fingerprint", content_id=None, watermark_p_value=None,
+                         bindings_agree=False)
+    assert classify(ev(recovered=by_print))[0] == "recovered-ai"
+    label, reasons = classify(ev(recovered=by_print), require_both_bindings=True)
+    assert label == "no-evidence" and "recovery.bindings-disagree" in codes(reasons)
+    for state, code in (("valid", "recovery.untrusted"), ("invalid", "recovery.invalid")):
+        label, reasons = classify(ev(watermark=WM, recovered=recovered(state=state)))
+        assert label == "ai-watermark" and code in codes(reasons)
+    label, reasons = classify(CASES["copied-mark"])
+    assert label == "copied-mark" and "recovery.copied-mark" in codes(reasons)
+    down = RecoveryEvidence(stores=(), unavailable=("db: cannot open the manifest store",))
+    label, reasons = classify(ev(watermark=WM, recovered=down))
+    assert label == "ai-watermark"
+    assert reasons[1].code == "store.not-consulted" and "cannot open" in reasons[1].text

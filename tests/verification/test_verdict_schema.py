@@ -45,6 +45,33 @@ def test_c2pa_reference_fixtures_validate(c2pa_fixtures, c2pa_only_policy, valid
         assert Verdict.from_dict(record).to_dict() == record
 
 
+def test_detailed_records_of_every_reference_fixture_validate(c2pa_fixtures, c2pa_only_policy, validator):
+    """`--detailed` adds the whole manifest store (`manifest`): it validates and round-trips too."""
+    records = verify_json(c2pa_fixtures / "files", "--policy", c2pa_only_policy, "--no-detector",
+                          "--detailed")
+    detailed = [r for r in records if r["manifest"] is not None]
+    assert len(detailed) >= 9  # every file with a readable manifest
+    for record in records:
+        validator.validate(record)
+        assert Verdict.from_dict(record).to_dict() == record
+        state = (record["c2pa"] or {}).get("state")
+        assert (record["manifest"] is None) == (state in (None, "absent", "remote", "error"))
+
+
+def test_a_version_1_record_still_reads(identity, verify_files):
+    """Versions 2 and 3 only added fields, so JSONL reports written by older releases still load."""
+    record = verify_json(verify_files["capture-bad-ingredient"], "--no-detector")[0]
+    old = {k: v for k, v in record.items() if k not in ("manifest", "recovered")}
+    old["schema_version"] = 1
+    old["c2pa"] = {k: v for k, v in old["c2pa"].items() if k != "failures"}
+    old["c2pa"]["ingredients"] = [{k: v for k, v in ing.items()
+                                   if k not in ("manifest_label", "signer", "ingredients")}
+                                  for ing in old["c2pa"]["ingredients"]]
+    verdict = Verdict.from_dict(old)
+    assert verdict.evidence.c2pa.ingredients[0].codes == ("assertion.dataHash.mismatch",)
+    assert verdict.to_dict()["schema_version"] == SCHEMA_VERSION == 3
+
+
 def test_detector_evidence_validates(identity, detector, verify_files, validator, tmp_path):
     from trustgen.verify import Verifier
 

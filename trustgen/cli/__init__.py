@@ -20,6 +20,8 @@ _COMMANDS = (
     ("sign", "sign"),
     ("verify", "verify"),
     ("watermark", "watermark"),
+    ("serve", "serve"),
+    ("store", "store"),
 )
 
 
@@ -113,7 +115,9 @@ def _usage_error(err: click.UsageError) -> None:
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trustgen")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option("--config", "config_path", metavar="FILE", default=None,
+              help="Settings file (default: $TRUSTGEN_CONFIG, else config.toml in $TRUSTGEN_HOME).")
+def cli(debug: bool, config_path: str | None) -> None:
     """Generate accountable images and verify where images came from.
 
     Exit codes: 0 done (every file passed), 1 a verification did not pass, 2 usage or input error.

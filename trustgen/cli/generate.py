@@ -26,16 +26,26 @@ from ._render import echo, json_line, table
               show_default=True, help="Output folder.")
 @click.option("--format", "fmt", type=click.Choice(encodable_formats()), default="png",
               show_default=True)
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 time-stamp authority for every signature (default: [signing] tsa_url "
+                   "of the settings file, else none).")
 @click.option("--record-prompt", is_flag=True,
               help="Store the prompt itself in the credentials (default: only its SHA-256).")
+@click.option("--store", "store_url", default=None, metavar="URL|FILE",
+              help="Manifest store to register every image in (default: [store] url of the "
+                   "settings file, else manifests.db in $TRUSTGEN_HOME).")
+@click.option("--no-register", is_flag=True, help="Do not register the images in a manifest store.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 def generate_command(prompt, model, num_images, steps, seed, guidance, height, width, out_dir,
-                     fmt, record_prompt, overwrite, as_json):
-    """Generate images; each is watermarked, then signed (C2PA), then written atomically."""
+                     fmt, tsa_url, record_prompt, store_url, no_register, overwrite, as_json):
+    """Generate images; each is watermarked, signed (C2PA), registered in the manifest store,
+    then written atomically. A store that cannot be used is a warning: the images are kept."""
     import secrets
+    import warnings
 
-    from ..generate import TrustedPipeline
+    from ..generate import RegistrationWarning, TrustedPipeline
+    from ._config import settings
     from ._identity import local_identity
     from ..media import check_writable, extension_for
 
@@ -43,19 +53,33 @@ def generate_command(prompt, model, num_images, steps, seed, guidance, height, w
     names = [out_dir / f"image-{seed + i}{extension_for(fmt)}" for i in range(num_images)]
     for path in names:  # refuse before minutes of sampling, not after
         check_writable(path, overwrite=overwrite)
+    tsa_url = tsa_url or settings().tsa_url
     # the identity first: an encrypted key asks for its passphrase before minutes of sampling
-    pipe = TrustedPipeline.from_pretrained(model, record_prompt=record_prompt,
-                                           identity=local_identity())
-    images = pipe(prompt, num_images=num_images, num_inference_steps=steps, seed=seed,
-                  guidance_scale=guidance, height=height, width=width, output_format=fmt)
+    identity = local_identity()
+    if tsa_url:  # ask the authority once now: one that fails, fails before the model loads
+        identity.signer(tsa_url=tsa_url)
+    pipe = TrustedPipeline.from_pretrained(model, record_prompt=record_prompt, identity=identity,
+                                           tsa_url=tsa_url, register=not no_register,
+                                           store=store_url or settings().store_url)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RegistrationWarning)
+        images = pipe(prompt, num_images=num_images, num_inference_steps=steps, seed=seed,
+                      guidance_scale=guidance, height=height, width=width, output_format=fmt)
+    for w in caught:  # the images are signed: write them, and say what was not done
+        if issubclass(w.category, RegistrationWarning):
+            echo(f"trustgen: warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     rows = []
     for path, result in zip(names, images):
         result.save(path, overwrite=overwrite)
         prov = result.provenance
         if as_json:
-            json_line({"path": str(path), **prov.to_dict()})
-        rows.append((path, prov.content_id, prov.seed, f"{prov.width}x{prov.height}", prov.model_id))
+            json_line({"path": str(path), **prov.to_dict(), "registered": result.registered})
+        rows.append((path, prov.content_id, prov.seed, f"{prov.width}x{prov.height}", prov.model_id,
+                     "yes" if result.registered else "no"))
     if not as_json:
-        table(rows, ("file", "content id", "seed", "size", "model"))
+        table(rows, ("file", "content id", "seed", "size", "model", "registered"))
         click.echo()
-        echo(f"{len(rows)} watermarked, signed image(s) in {out_dir.resolve()}")
+        stamped = f", time-stamped by {tsa_url}" if tsa_url else ""
+        echo(f"{len(rows)} watermarked, signed image(s){stamped} in {out_dir.resolve()}")
