@@ -506,7 +506,7 @@ def markdown(summary, fp, default_detect) -> str:
     lines = ["Exact payload recovery (% of images) per attack; PSNR in dB; median ms on one "
              "thread (CPU time). \"detect ms\" reads a marked image; \"unmarked ms\" is the full "
              "default `detect` on the unmarked photo, the worst case (every registration tried)."]
-    for title, attacks in (("The web's handling", BASIC),
+    for title, attacks in (("The original attack grid (re-encoding, resizing, cropping, filtering)", BASIC),
                            ("Geometric changes (rotations cropped to the largest rectangle inside, "
                             "or inside a black border; perspective moves each corner by 2% or 5% "
                             "of the side; screenshot: rescaled 0.8 in a 40 px border)", GEOMETRIC)):

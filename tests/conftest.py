@@ -7,6 +7,7 @@ session, and nothing may reach a model hub.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -56,3 +57,29 @@ def c2pa_fixtures() -> Path:
             pytest.fail(f"C2PA reference fixtures not found at {C2PA_FIXTURES}")
         pytest.skip(f"C2PA reference fixtures not found at {C2PA_FIXTURES}")
     return C2PA_FIXTURES
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download); skips outside CI
+    when either is missing, fails in CI."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed"
+    if not missing and not Path(CHROMIUM).exists():
+        missing = f"no Chromium at {CHROMIUM}"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

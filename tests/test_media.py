@@ -12,7 +12,6 @@ import json
 import struct
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +59,6 @@ def _riff(form: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + 100) + form + b"LIST" + struct.pack("<I", 92) + bytes(92)
 
 
-def _wav() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(bytes(1600))
-    return buf.getvalue()
-
-
 SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
        b'<svg xmlns="http://www.w3.org/2000/svg" width="24" height="16"><rect width="24" height="16"/></svg>\n')
 
@@ -111,7 +100,7 @@ SAMPLES = {
     "mov": lambda: _isobmff(b"qt  ", b"qt  "),
     "avi": lambda: _riff(b"AVI "),
     "m4a": lambda: _isobmff(b"M4A ", b"M4A ", b"mp42", b"isom"),
-    "wav": _wav,
+    "wav": _real("wav"),
     "mp3": lambda: b"ID3\x04" + bytes(6) + (b"\xff\xfb\x90\x64" + bytes(413)) * 3,
     "flac": lambda: b"fLaC\x80\x00\x00\x22" + bytes(34),  # last metadata block: STREAMINFO
     "pdf": lambda: _pillow("PDF"),

@@ -19,7 +19,7 @@ from trustgen import watermark
 from trustgen.cli import cli
 from trustgen.credentials.trust import TrustConfig
 from trustgen.evidence import Verdict, verdict_schema
-from trustgen.softbinding import LABEL, WATERMARK_ALG, WATERMARKED_ACTION
+from trustgen.softbinding import WATERMARK_ALG, WATERMARKED_ACTION
 from trustgen.store import open_store
 from trustgen.verify import Verifier
 

@@ -13,35 +13,11 @@ from pathlib import Path
 import pytest
 from verification import report_samples as samples
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 SIZES = ((1280, 900), (390, 844))
 #: The solid badge colours of report.css: reject (bad), needs-review (warn), verified (good).
 SOLID = {"reject": "rgb(180, 35, 24)", "needs-review": "rgb(242, 176, 30)", "verified": "rgb(30, 123, 58)"}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "playwright is not installed"
-    if not missing and not Path(CHROMIUM).exists():
-        missing = f"no Chromium at {CHROMIUM}"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
