@@ -129,7 +129,7 @@ echo "trustgen verify exited with $status (0 all verified, 1 some need review or
 profile=$(mktemp -d -t trustgen-chromium-XXXX)
 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --disable-dev-shm-usage \
-    --user-data-dir="$profile" --hide-scrollbars --window-size=1280,1400 \
+    --user-data-dir="$profile" --hide-scrollbars --window-size=1280,2400 \
     --screenshot="$out/report.png" "file://$out/report.html" 2>/dev/null
 rm -rf "$profile"
 if [ "$update_docs" = 1 ]; then
