@@ -46,3 +46,14 @@ def test_resolution_api_is_served_and_verify_recovers(server, service_home, iden
     # signed by the test session's identity, which this server does not trust: never trusted
     assert rec["state"] == "valid" and verdict["verdict"] == "ai-watermark"
     assert "recovery.untrusted" in [x["code"] for x in verdict["reasons"]]
+
+
+def test_the_store_option_reaches_every_verifier(tmp_path):
+    """`trustgen serve --store URL`: the verifiers look stripped files up there, not only locally."""
+    from trustgen.service.config import ServiceConfig
+    from trustgen.service.pool import build_verifiers
+
+    url = str(tmp_path / "desk.db")
+    verifiers = build_verifiers(ServiceConfig(policies=("default", "newsroom"), detector=False,
+                                              store=url))
+    assert all(url in v.store_urls for v in verifiers.values())

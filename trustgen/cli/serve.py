@@ -29,6 +29,9 @@ _KEYS_FILE = click.option("--keys-file", type=_PATH, default=None, metavar="FILE
 @click.option("--trust-config", type=_PATH, metavar="FILE",
               help="Accepted extended key usages, one OID a line (c2pa store.cfg format).")
 @click.option("--no-detector", is_flag=True, help="Do not run the synthetic-image detector.")
+@click.option("--store", "store_url", metavar="URL|FILE",
+              help="Manifest store served (Soft Binding Resolution API) and looked up (default: "
+                   "[store] url of the settings file, else manifests.db in $TRUSTGEN_HOME).")
 @click.option("--open", "open_", is_flag=True,
               help="Serve without API keys; only on a loopback address (a desk machine).")
 @_KEYS_FILE
@@ -52,7 +55,7 @@ _KEYS_FILE = click.option("--keys-file", type=_PATH, default=None, metavar="FILE
               default="info", show_default=True)
 @click.pass_context
 def serve_command(ctx, host, port, workers, verifiers, policies, trust_anchors, trust_config,
-                  no_detector, open_, keys_file, max_upload_mb, max_batch_files, time_limit, queue,
+                  no_detector, store_url, open_, keys_file, max_upload_mb, max_batch_files, time_limit, queue,
                   rate, burst, file_memory_mb, log_level):
     """Serve verification over HTTP: POST /v1/verify, /v1/verify:batch, GET /v1/policies,
     /healthz, /readyz, /metrics, the API at /docs and a page for people at /.
@@ -64,6 +67,7 @@ def serve_command(ctx, host, port, workers, verifiers, policies, trust_anchors, 
     if ctx.invoked_subcommand is not None:
         return
     from ..service.config import ServiceConfig
+    from ._config import settings
     from ..service.serve import run
 
     config = ServiceConfig(
@@ -74,7 +78,8 @@ def serve_command(ctx, host, port, workers, verifiers, policies, trust_anchors, 
         keys_file=None if keys_file is None else str(keys_file),
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_batch_files=max_batch_files,
         time_limit=time_limit, queue=queue, rate=rate, burst=burst,
-        file_memory_mb=file_memory_mb or None, log_level=log_level)
+        file_memory_mb=file_memory_mb or None, log_level=log_level,
+        store=store_url or settings().store_url)
     run(config)
 
 

@@ -67,7 +67,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     keys = None if config.open else KeyStore(config.keys_file or keys_path())
     limiter = RateLimiter(config.rate, config.burst)
     pool = VerifierPool(config, m)
-    store = _manifest_store()
+    store = _manifest_store(config.store)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -291,13 +291,13 @@ _KINDS = {"unauthorized": "auth", "forbidden": "auth", "rate_limited": "rate", "
           "unsupported_media": "media", "timeout": "timeout", "busy": "busy", "not_ready": "busy"}
 
 
-def _manifest_store():
-    """The local manifest store, or None (logged) when it cannot be opened: verification is
-    still served, and each verdict says the store was not consulted."""
+def _manifest_store(url: str | None):
+    """The manifest store (``url``, else the local one), or None (logged) when it cannot be
+    opened: verification is still served, and each verdict says the store was not consulted."""
     from ..store import StoreError, open_store
 
     try:
-        return open_store(None)
+        return open_store(url)
     except StoreError as err:
         log.error("manifest store not served", extra={"fields": {"error": str(err)}})
         return None

@@ -35,6 +35,7 @@ class ServiceConfig:
     rate: float = 10.0  # requests per second per key (token bucket refill)
     burst: int = 20  # bucket size
     file_memory_mb: int | None = 1536  # data memory one file may add to a verification process
+    store: str | None = None  # the manifest store served and looked up (None: the local one)
     log_level: str = "info"
 
     def __post_init__(self):

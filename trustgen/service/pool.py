@@ -57,7 +57,8 @@ def build_verifiers(config: ServiceConfig) -> dict[str, Any]:
     detector: Any = config.detector  # True: load it (once); then the loaded one is passed on
     for source in config.policies:
         verifier = Verifier.from_options(source, trust_anchors=config.trust_anchors,
-                                         trust_config=config.trust_config, detector=detector)
+                                         trust_config=config.trust_config, detector=detector,
+                                         stores=None if config.store is None else [config.store])
         if verifier.detector is not None:
             detector = verifier.detector
         verifiers[verifier.policy.name] = verifier
