@@ -107,3 +107,14 @@ def test_store_commands(tmp_path, signed):
     assert out.returncode == 0 and len(list((tmp_path / "exported").glob("*.c2pa"))) == 3
     table = trustgen("store", "ls", "--store", db).stdout
     assert signed.items[2].manifest_id in table and "test signer es256" in table
+
+
+def test_store_commands_read_the_settings_file_store(tmp_path, signed):
+    """Without --store, `trustgen store` uses `[store] url` of the settings file, as verify does."""
+    db = tmp_path / "desk.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\nurl = "{db}"\n')
+    added = trustgen("--config", config, "store", "add", signed.items[0].path)
+    assert added.returncode == 0, added.stderr
+    stats = json.loads(trustgen("store", "stats", "--store", db, "--json").stdout)
+    assert stats["manifests"] == 1

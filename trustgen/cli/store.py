@@ -9,17 +9,20 @@ import click
 from ._render import echo, error_line, json_line, table
 
 _STORE = click.option(
-    "--store", "url", metavar="URL", default=None, envvar="TRUSTGEN_STORE",
+    "--store", "url", metavar="URL", default=None,
     help="A SQLite file, sqlite:///path or postgresql://... "
-         "Default: $TRUSTGEN_STORE, else manifests.db in $TRUSTGEN_HOME.",
+         "Default: [store] url of the settings file, else manifests.db in $TRUSTGEN_HOME.",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 
 
 def _open(url):
+    """The store named by --store, else the settings file's, else the local one: the same
+    lookup as verify, sign, generate and serve."""
     from ..store import open_store
+    from ._config import settings
 
-    return open_store(url)
+    return open_store(url or settings().store_url)
 
 
 @click.group("store")
