@@ -64,9 +64,10 @@ def server(service_env, c2pa_fixtures, tmp_path_factory):
 @pytest.fixture(scope="module")
 def open_server(service_env, tmp_path_factory):
     """A second server: two uvicorn workers (metrics summed across them), no keys (--open on
-    127.0.0.1), a short time limit, and one request waiting per verification process."""
+    127.0.0.1), a short time limit, one request waiting per verification process, and a rate limit
+    high enough that only the concurrency limit turns requests away."""
     log = tmp_path_factory.mktemp("service-open-log") / "server.log"
     srv = start(["--open", "--no-detector", "--workers", "2", "--time-limit", str(SHORT_TIME_LIMIT),
-                 "--queue", "1"], service_env, log)
+                 "--queue", "1", "--rate", "1000", "--burst", "1000"], service_env, log)
     yield srv
     assert stop(srv.proc) in (0, -15)
