@@ -1,6 +1,6 @@
 """Detector throughput on 512x512 JPEGs, decoding included, batched, on 2 threads; peak RSS.
 
-    python benchmarks/detector_speed.py [--images 64] [--repeats 5] [--out FILE]
+    python benchmarks/detector_speed.py [--backend onnx|torch] [--images 64] [--repeats 5]
 
 Prints a table and writes JSON (default ``benchmarks/results/detector_speed.json``). The number
 reported is the median over repeats of images per second for read + decode + predict_proba.
@@ -58,25 +58,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", type=Path, default=None)
+    ap.add_argument("--backend", choices=("onnx", "torch"), default="onnx",
+                    help="onnx: the shipped export on onnxruntime, what verify runs; torch: the "
+                         "safetensors checkpoint")
     ap.add_argument("--forward-crops", type=int, default=None,
                     help="crops per forward pass (default: detectors.model.FORWARD_CROPS); "
                          "144 = one pass per batch of 16 images, the code before it was split")
     add_output_options(ap, "detector_speed.json")
     args = ap.parse_args(argv)
     args.out = destination(args, "detector_speed.json")
-    import timm  # noqa: F401  (imported here so its share of the memory is measured apart)
-    import torch
-
-    from detectors import SyntheticImageDetector
     from detectors.folders import open_image
 
-    from detectors import model
+    if args.backend == "torch":
+        import timm  # noqa: F401  (imported here so its share of the memory is measured apart)
+        import torch
 
-    if args.forward_crops:
-        model.FORWARD_CROPS = args.forward_crops
+        from detectors import SyntheticImageDetector, model
+
+        if args.forward_crops:
+            model.FORWARD_CROPS = args.forward_crops
+        torch.set_num_threads(args.threads)
+        det = SyntheticImageDetector.load(args.checkpoint)
+        forward_crops, version = model.FORWARD_CROPS, torch.__version__
+    else:
+        import onnxruntime
+
+        from detectors.inference import OnnxDetector
+
+        det = OnnxDetector.load(args.checkpoint, threads=args.threads)
+        forward_crops, version = None, onnxruntime.__version__
     rss_imports, rss_file_imports = _rss_mb(), _rss_mb("RssFile")
-    torch.set_num_threads(args.threads)
-    det = SyntheticImageDetector.load(args.checkpoint)
     rss_loaded = _rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_jpegs(Path(tmp), args.images)
@@ -99,12 +110,12 @@ def main(argv: list[str] | None = None) -> None:
         "input": "512x512 JPEG q90, read + decode (trustgen.media) + predict_proba",
         "preprocessing": det.preprocessing_, "images": args.images, "repeats": args.repeats,
         "batch_size": args.batch_size, "threads": args.threads,
-        "forward_crops": model.FORWARD_CROPS,
+        "backend": args.backend, "forward_crops": forward_crops,
         "images_per_second_median": statistics.median(rates),
         "images_per_second_all": rates, "decode_share_median": statistics.median(decode_share),
         "peak_rss_mb": peak_mb, "rss_after_imports_mb": rss_imports,
         "rss_file_after_imports_mb": rss_file_imports,
-        "rss_after_load_mb": rss_loaded, "torch": torch.__version__, "machine": platform.machine(),
+        "rss_after_load_mb": rss_loaded, "runtime_version": version, "machine": platform.machine(),
         "cpu_count": __import__("os").cpu_count(),
         "load_average_1min": __import__("os").getloadavg()[0],
     }
@@ -114,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
             ("range over repeats", f"{min(rates):.1f} - {max(rates):.1f}"),
             ("decode share", f"{result['decode_share_median']:.0%}"),
             ("peak RSS", f"{peak_mb:.0f} MB"),
-            ("RSS after importing torch + timm", f"{rss_imports:.0f} MB "
+            ("backend", args.backend),
+            ("RSS after importing the runtime and loading", f"{rss_imports:.0f} MB "
              f"({rss_file_imports:.0f} MB of it mapped library pages)"),
             ("RSS after loading the detector", f"{rss_loaded:.0f} MB"),
             ("threads / batch", f"{args.threads} / {args.batch_size}"),

@@ -13,8 +13,10 @@ through entry points declared in pyproject.toml:
 
 This package uses only this surface of trustgen: ``trustgen.errors`` (its exceptions),
 ``trustgen.media`` (safe decoding, atomic writes), ``trustgen.evidence`` (``DetectorEvidence``
-and ``is_synthetic``, the one decision rule that verify, ``predict`` and ``detect`` share), and,
-in ``detectors.cli`` only, the output helpers of ``trustgen.cli._render``.
+and ``is_synthetic``, the one decision rule that verify, ``predict`` and ``detect`` share),
+in ``detectors.cli`` only, the output helpers of ``trustgen.cli._render``, and, for training
+data and evaluation only, ``trustgen.watermark.embed`` (the mark as shared history) and
+``trustgen.generate.TrustedPipeline`` (trustgen's own generations).
 """
 
 from importlib import import_module

@@ -3,9 +3,9 @@
     python -m detectors.card
 
 Rewrites the text between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` markers from
-``detectors/reports/evaluation.json``, ``detectors/reports/previous/evaluation.json`` (the
-previous shipped detector on the same test data), ``benchmarks/results/detector_speed*.json``
-and ``benchmarks/results/detector_ablation.json``.
+``detectors/reports/evaluation.json`` (``python -m detectors.traintrace``: the shipped
+detector on the test split), ``benchmarks/results/detector_lofo.json`` (leave one family out),
+``benchmarks/results/detector_speed.json`` and ``detector_trace_ablation.json``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ import re
 import sys
 from pathlib import Path
 
+from .realdata import REAL_FAMILIES as REAL
+
 HERE = Path(__file__).parent
 CARD = HERE / "MODEL_CARD.md"
 EVALUATION = HERE / "reports" / "evaluation.json"
-PREVIOUS = HERE / "reports" / "previous" / "evaluation.json"
 SPEED = HERE.parent / "benchmarks" / "results" / "detector_speed.json"
-ABLATION = SPEED.with_name("detector_ablation.json")
-SPEED_1THREAD = SPEED.with_name("detector_speed_1thread.json")
+LOFO = SPEED.with_name("detector_lofo.json")
+#: The same protocol for other recipes: {column: file}.
+LOFO_VARIANTS = {"without own-marked as a family": SPEED.with_name(
+    "detector_lofo_no_marked_family.json")}
+SPECTRAL = SPEED.with_name("detector_spectral_baseline.json")
+ABLATION = SPEED.with_name("detector_trace_ablation.json")
 
 
 def _ci(m: dict, key: str) -> str:
@@ -35,112 +40,129 @@ def _table(headers, rows) -> str:
     return "\n".join(lines)
 
 
-def _versus(report: dict, previous: dict) -> str:
-    """This detector against the previous shipped one, on the same test data."""
-    rows = []
-    for cond in report["robustness"]:
-        for subset in ("seen", "held_out"):
-            new, old = report["robustness"][cond][subset], previous["robustness"][cond][subset]
-            rows.append((cond, subset, f"{old['auc']:.4f} -> {new['auc']:.4f}",
-                         f"{old['tpr_at_threshold']:.3f} -> {new['tpr_at_threshold']:.3f}",
-                         f"{old['fpr_at_threshold']:.3f} -> {new['fpr_at_threshold']:.3f}"))
-    return _table(("condition (both classes)", "fakes", "AUC", "TPR at threshold",
-                   "FPR at threshold"), rows)
+def _row(name: str, cond: str, m: dict) -> tuple:
+    return (name, cond, m["n_real"], m["n_synthetic"], _ci(m, "auc"),
+            f"{m['tpr_at_threshold']:.3f}", _ci(m, "tpr_at_1pct_fpr"),
+            f"{m['fpr_at_threshold']:.3f}", f"{m['ece']:.3f}")
+
+
+_HEAD = ("family", "condition (both classes)", "real views", "synthetic views", "AUC [95% CI]",
+         "TPR at threshold", "TPR@1%FPR [95% CI]", "FPR at threshold", "ECE")
+
+
+def _lofo(lofo: dict) -> str:
+    """Each held-out family, scored by the run trained and calibrated without it."""
+    rows = [_row(f"`{f}`", cond, by[f]) for run in lofo["runs"].values()
+            for f in run["held_out"] for cond, by in run["robustness"].items()]
+    return _table(("held-out family", *_HEAD[1:]), rows)
+
+
+def _frontier(lofo: dict, variants: dict[str, dict], spectral: dict | None) -> str:
+    """Held-out AUC (clean) per family: the shipped recipe, other recipes, the baseline."""
+    def auc(report: dict, f: str) -> str:
+        run = next((r for r in report["runs"].values() if f in r["held_out"]), None)
+        return _ci(run["per_family"][f], "auc") if run else "not run"
+
+    held = [f for run in lofo["runs"].values() for f in run["held_out"]]
+    rows = [(f"`{f}`", auc(lofo, f), *(auc(v, f) for v in variants.values()),
+             f"{spectral['held_out'][f]['auc']:.4f}" if spectral and f in spectral["held_out"]
+             else "not run") for f in held]
+    pooled = [lofo, *variants.values()]
+    rows.append(("pooled TPR at threshold (worst FPR)", *(
+        f"{r['pooled']['tpr_at_threshold']:.3f} ({r['pooled']['max_fpr_at_threshold']:.3f})"
+        for r in pooled), "(no threshold)"))
+    return _table(("held-out family", "shipped recipe", *variants,
+                   "spectral-peak baseline (AUC)"), rows)
 
 
 def _ablation(ablation: dict) -> str:
-    """Medians over seeds of each retrained variant (benchmarks/detector_ablation.py)."""
-    median = ablation["median"]
-    names = list(median)
-    rows = [(label, *(f"{median[n][label]:.4f}" for n in names)) for label in median[names[0]]]
-    return _table((f"median over seeds {ablation['seeds']}", *names), rows)
+    """Test-split AUC per family of each variant (``benchmarks/detector_trace_ablation.py``)."""
+    names = list(ablation["variants"])
+    fams = list(next(iter(ablation["variants"].values()))["per_family"])
+    rows = [(f"AUC clean `{f}`", *(f"{ablation['variants'][n]['per_family'][f]['auc']:.3f}"
+                                   for n in names)) for f in fams]
+    rows += [(f"AUC JPEG 75 `{f}`", *(
+        f"{ablation['variants'][n]['robustness']['jpeg75'][f]['auc']:.3f}" for n in names))
+        for f in fams]
+    return _table(("test split", *names), rows)
 
 
-def sections(report: dict, speeds: list[dict], previous: dict | None = None,
+def sections(report: dict, speeds: list[dict], lofo: dict | None = None,
              ablation: dict | None = None) -> dict[str, str]:
-    clean, rob = report["clean"], report["robustness"]
-    seen, held = clean["seen"], clean.get("held_out")
-    jpeg75 = rob["jpeg75"]["seen"]
-    target_rows = [
-        ("seen families, held-out photos: AUC", ">= 0.99", _ci(seen, "auc")),
-        ("seen families: TPR at 1% FPR (this data's ROC)", ">= 0.90", _ci(seen, "tpr_at_1pct_fpr")),
-        ("seen families: TPR at the shipped threshold (what `detect` flags)",
-         "(none; for comparison)",
-         f"{seen['tpr_at_threshold']:.3f} (FPR on test real photos "
-         f"{seen['fpr_at_threshold']:.3f})"),
-        ("held-out families, all together: AUC", ">= 0.90",
-         _ci(held, "auc") if held else "not measured"),
-        *[(f"held-out family `{f}`: AUC", ">= 0.90", _ci(m, "auc"))
-          for f, m in report["per_family"].items() if not m["seen_in_training"]],
-        ("seen families after JPEG 75 (both classes): AUC", ">= 0.95", _ci(jpeg75, "auc")),
-        ("ECE, seen families (classes weighted equally)", "<= 0.05", f"{seen['ece']:.3f}"),
-        ("ECE, all test images, held-out families included", "<= 0.05",
-         f"{clean['all']['ece']:.3f}"),
-    ]
+    rob = report["robustness"]
+    out: dict[str, str] = {}
+    target_rows = []
+    if lofo:
+        held = {f: run for run in lofo["runs"].values() for f in run["held_out"]}
+        target_rows += [(f"held-out family `{f}`: AUC", ">= 0.90",
+                         _ci(run["per_family"][f], "auc")) for f, run in held.items()]
+        p = lofo["pooled"]
+        target_rows.append((
+            "all real-generator fakes, each at its own run's threshold: TPR (FPR on the "
+            "test photos)", ">= 0.50 (<= 0.01)",
+            f"{p['tpr_at_threshold']:.3f} (worst run {p['max_fpr_at_threshold']:.3f})"))
+        target_rows += [(f"held-out family `{f}` after JPEG 75: AUC", ">= 0.85",
+                         _ci(run["robustness"]["jpeg75"][f], "auc"))
+                        for f, run in held.items() if f in REAL]
+        out["lofo"] = _lofo(lofo)
+    marked = rob["clean"].get("own-marked")
+    if marked:
+        target_rows.append(("shipped detector, trustgen's own marked generations (test "
+                            "split): TPR at threshold", ">= 0.90",
+                            f"{marked['tpr_at_threshold']:.3f}"))
+    target_rows.append(("shipped detector, ECE over all test views", "<= 0.05",
+                        f"{report['ece_all']:.3f}"))
     for speed in speeds:
-        target_rows += [
-            (f"512x512 JPEG, decode included, batch {speed['batch_size']}, "
-             f"{speed['threads']} thread(s): images/s (median)", ">= 50",
-             f"{speed['images_per_second_median']:.1f} "
-             f"(load average {speed['load_average_1min']:.1f})"),
-            (f"peak memory (RSS), {speed['threads']} thread(s)", "<= 1 GB",
-             f"{speed['peak_rss_mb']:.0f} MB, of which importing torch and timm "
-             f"{speed.get('rss_after_imports_mb', float('nan')):.0f} MB "
-             f"({speed.get('rss_file_after_imports_mb', float('nan')):.0f} MB mapped library "
-             "pages, which vary with the page cache): "
-             f"{'met' if speed['peak_rss_mb'] <= 1000 else '**not met**'}"),
-        ]
-    fam_rows = [(f, "seen" if m["seen_in_training"] else "**held out**", m["n_real"],
-                 m["n_synthetic"], _ci(m, "auc"), f"{m['ap']:.3f}", _ci(m, "tpr_at_1pct_fpr"),
-                 f"{m['tpr_at_threshold']:.3f}", f"{m['ece']:.3f}")
-                for f, m in report["per_family"].items()]
-    rob_rows = [(cond, subset, _ci(m, "auc"),
-                 f"{m['tpr_at_1pct_fpr']:.3f}", f"{m['tpr_at_threshold']:.3f}",
-                 f"{m['fpr_at_threshold']:.3f}", f"{m['balanced_accuracy']:.3f}")
-                for cond, subsets in rob.items() for subset, m in subsets.items()]
-    fc = report["format_control"]
-    data = report["data"]
+        target_rows.append((
+            f"512x512 JPEG, decode included, {speed.get('backend', 'torch')}, batch "
+            f"{speed['batch_size']}, {speed['threads']} thread(s): images/s (median)", ">= 50",
+            f"{speed['images_per_second_median']:.1f} (load average "
+            f"{speed['load_average_1min']:.1f}; peak RSS {speed['peak_rss_mb']:.0f} MB)"))
+    out["targets"] = _table(("measure", "target", "measured [95% CI over source images]"),
+                            target_rows)
+    out["families"] = _table(_HEAD, [_row(f"`{f}`", cond, m) for cond, by in rob.items()
+                                     for f, m in by.items()])
+    out["kinds"] = _table(("real photos", "views", "photos", "flagged at the threshold"), [
+        (k, v["n"], v["photos"], f"{v['fpr_at_threshold']:.3f}")
+        for k, v in report["real_fpr_by_kind"].items()])
+    hc, fc = report["history_control"], report["format_control"]
+    out["control"] = _table(("classifier input", "grouped 5-fold AUC"), [
+        ("training patches' history: " + ", ".join(hc["features"]), f"{hc['auc']:.3f}"),
+        ("test views' source file: " + ", ".join(fc["features"]), f"{fc['auc']:.3f}")])
     train = report.get("training", {})
-    out = {"versus": _versus(report, previous)} if previous else {}
+    data = report["data"]
+    cal = report["calibration"]
+    out["data"] = _table(("", "value"), [
+        ("model id", report["model_id"]),
+        ("threshold (calibrated p(synthetic))", f"{report['threshold']:.4f}"),
+        ("calibration", f"{cal['method']}: scale {cal['scale']:.3f}, bias {cal['bias']:.3f}, "
+                        f"on {len(cal.get('real_probabilities', []))} real views"),
+        ("training source images (real / synthetic)",
+         " / ".join(str(v) for v in train.get("train_images", {}).values())),
+        ("families in training", ", ".join(report["families_in_training"])),
+        ("test views (real / synthetic), source images, real photos",
+         f"{data['real_views']} / {data['synthetic_views']}, {data['source_images']}, "
+         f"{data['real_photos']}"),
+        ("test source images per family", ", ".join(
+            f"{f} {n}" for f, n in data["images_per_family"].items())),
+        ("training steps x batch", f"{train.get('steps')} x {train.get('batch_size')}"),
+    ])
     if ablation:
         out["ablation"] = _ablation(ablation)
-    return out | {
-        "targets": _table(("measure (test photos never seen in training)", "target",
-                           "measured [95% CI over source photos]"), target_rows),
-        "families": _table(("family", "in training", "real", "synthetic", "AUC [95% CI]", "AP",
-                            "TPR@1%FPR [95% CI]", "TPR at shipped threshold", "ECE"), fam_rows),
-        "robustness": _table(("condition (both classes)", "fakes", "AUC [95% CI]", "TPR@1%FPR",
-                              "TPR at threshold", "FPR at threshold", "balanced accuracy"),
-                             rob_rows),
-        "control": _table(("classifier input", "grouped 5-fold AUC"), [
-            (", ".join(v["features"]), f"{v['auc']:.3f}") for v in fc.values()]),
-        "data": _table(("", "value"), [
-            ("model id", report["model_id"]),
-            ("threshold (calibrated p(synthetic))", f"{report['threshold']:.4f}"),
-            ("calibration", f"{report['calibration']['method']}: scale "
-             f"{report['calibration']['scale']:.3f}, bias {report['calibration']['bias']:.3f}"),
-            ("training images (real / synthetic)",
-             " / ".join(str(v) for v in train.get("train_images", {}).values())),
-            ("calibration images (real / synthetic)",
-             " / ".join(str(v) for v in train.get("calibration_images", {}).values())),
-            ("test images (real / synthetic)", f"{data['n_real']} / {data['n_synthetic']}"),
-            ("source photos: train / calib / test groups",
-             f"{train.get('train_groups')} / {train.get('calib_groups')} / "
-             f"{data['n_source_groups']}"),
-            ("families in training", ", ".join(data["seen_families"])),
-            ("held-out families (test only)", ", ".join(data["held_out_families"])),
-            ("training steps x batch", f"{train.get('steps')} x {train.get('batch_size')}"),
-        ]),
-    }
+    return out
 
 
 def main() -> None:
     report = json.loads(EVALUATION.read_text())
-    speeds = [json.loads(p.read_text()) for p in (SPEED, SPEED_1THREAD) if p.is_file()]
-    previous, ablation = (json.loads(p.read_text()) if p.is_file() else None
-                          for p in (PREVIOUS, ABLATION))
+    speeds = [json.loads(p.read_text()) for p in (SPEED,) if p.is_file()]
+    lofo, ablation, spectral = (json.loads(p.read_text()) if p.is_file() else None
+                                for p in (LOFO, ABLATION, SPECTRAL))
+    found = {k: json.loads(p.read_text()) for k, p in LOFO_VARIANTS.items() if p.is_file()}
+    parts = sections(report, speeds, lofo, ablation)
+    if lofo:
+        parts["frontier"] = _frontier(lofo, found, spectral)
     text = CARD.read_text()
-    for name, body in sections(report, speeds, previous, ablation).items():
+    for name, body in parts.items():
         pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{CARD}: no begin/end markers for {name!r}")

@@ -7,6 +7,7 @@ output matches the other commands. torch and timm load only inside the command b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -27,12 +28,16 @@ def _set_threads(threads: int) -> None:
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
               help="A detector checkpoint instead of the shipped one.")
 @click.option("--threads", type=int, default=2, show_default=True)
-def detect_command(files, as_json, checkpoint, threads):
+@click.option("--map", "map_out", type=click.Path(path_type=Path), default=None,
+              help="With one FILE: write its per-crop scores drawn over it to this PNG.")
+def detect_command(files, as_json, checkpoint, threads, map_out):
     """Probability that each image FILE is synthetic, its label at the shipped threshold
-    (1% false positives on real photos) and the model id. A bad file is reported and skipped;
-    the exit code is then 2."""
+    (1% false positives on real photos), its most synthetic crop's probability and box
+    (x,y,w,h) and the model id. A bad file is reported and skipped; the exit code is then 2."""
     from .scoring import label, score_files
 
+    if map_out is not None and len(files) != 1:
+        raise InputError(f"--map draws one image; {len(files)} files were given", path=map_out)
     if checkpoint is not None and checkpoint.suffix.lower() != ".onnx":
         _set_threads(threads)  # a torch checkpoint; the shipped detector runs on onnxruntime
     failed, rows = False, []
@@ -40,16 +45,34 @@ def detect_command(files, as_json, checkpoint, threads):
         if isinstance(ev, TrustgenError):
             failed = True
             error_line(str(ev))
-        elif as_json:
+            continue
+        if as_json:
             json_line({"path": str(path), "probability": round(ev.probability, 6),
                        "threshold": round(ev.threshold, 6), "label": label(ev),
-                       "model": ev.model})
+                       "region_probability": round(ev.region_probability, 6),
+                       "region_box": list(ev.region_box), "model": ev.model})
         else:
-            rows.append((path, f"{ev.probability:.4f}", label(ev), ev.model))
+            rows.append((path, f"{ev.probability:.4f}", label(ev),
+                         f"{ev.region_probability:.4f}", ",".join(map(str, ev.region_box)),
+                         ev.model))
+        if map_out is not None:
+            _write_map(path, checkpoint, threads, map_out)
     if rows:
-        table(rows, ("path", "p(synthetic)", "label", "model"))
+        table(rows, ("path", "p(synthetic)", "label", "most synthetic crop", "its box",
+                     "model"))
     if failed:
         click.get_current_context().exit(2)
+
+
+def _write_map(path: Path, checkpoint, threads: int, out: Path) -> None:
+    from .folders import open_image
+    from .inference import load_detector
+    from .regionmap import write_map
+
+    summary = write_map(load_detector(checkpoint, threads=threads), open_image(path), out)
+    echo(f"wrote {out}: {summary['crops']} crops, {summary['above_threshold']} above the "
+         f"threshold, the most synthetic {summary['max_probability']:.4f} at "
+         f"{','.join(map(str, summary['max_box']))}", err=True)
 
 
 @click.group("detector")
@@ -60,24 +83,84 @@ def detector_command():
 @detector_command.command("eval")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="Folder with 0_real/ and 1_fake/ (or GenImage / CNNDetection layouts). "
-                   "Default: the test split built by `python -m detectors.data`.")
+                   "Default: the test split of `python -m detectors.realdata`'s data set.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option("--lofo", is_flag=True,
+              help="Leave one family out: retrain without each real generator family (and "
+                   "without trustgen's own two) and test on it; minutes per family.")
+@click.option("--steps", type=int, default=1200, show_default=True,
+              help="Training steps per held-out family (--lofo).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for evaluation.json, roc.png and reliability.png.")
-@click.option("--reps", type=int, default=500, show_default=True, help="Bootstrap resamples.")
+              help="Write the report (JSON) here; with --data, a folder for evaluation.json, "
+                   "roc.png and reliability.png.")
+@click.option("--reps", type=int, default=300, show_default=True, help="Bootstrap resamples.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--threads", type=int, default=2, show_default=True)
-def eval_command(data, checkpoint, out, reps, as_json, threads):
-    """AUC, AP, TPR at 1% FPR, balanced accuracy, ECE, per family and under degradations."""
-    from .evaluate import CONDITIONS, DEFAULT_DATA, run
+def eval_command(data, checkpoint, lofo, steps, out, reps, as_json, threads):
+    """AUC, TPR at the shipped threshold and at 1% FPR, FPR, ECE, with bootstrap intervals over
+    source images: for every family, clean and after JPEG 75, a 0.5 downscale and noise of
+    sigma 3 on both classes."""
     from .model import SyntheticImageDetector
 
-    if data is None:
-        data = DEFAULT_DATA
-        if not data.is_dir():
-            raise InputError("no --data given and no built data set here; "
-                             "run `python -m detectors.data` first", path=data)
     _set_threads(threads)
+    if data is not None:
+        _eval_folder(data, checkpoint, out, reps, as_json)
+        return
+    from .lofo import evaluate_views, run_lofo
+    from .realdata import all_sources
+    from .traintrace import DEFAULT_DATA, build_bank, view_items
+
+    if not (DEFAULT_DATA / "sources.json").is_file():
+        raise InputError("no --data given and no built data set here; "
+                         "run `python -m detectors.realdata` first", path=DEFAULT_DATA)
+    log = lambda m: echo(m, err=True)  # noqa: E731
+    sources = all_sources(DEFAULT_DATA)
+    if lofo:
+        import argparse
+
+        _set_threads(1)
+        args = argparse.Namespace(steps=steps, width=24, seed=0, reps=reps, only=None)
+        report = run_lofo(build_bank(DEFAULT_DATA, sources, log=log), sources, args,
+                          summary={}, log=log)
+        runs = {f: run for run in report["runs"].values() for f in run["held_out"]}
+    else:
+        det = SyntheticImageDetector.load(checkpoint)
+        report = evaluate_views(det, view_items([s for s in sources if s.split == "test"]),
+                                reps=reps, log=log)
+        runs = {f: report for f in report["per_family"] if f not in ("all",)}
+    if out is not None:
+        from trustgen.media import atomic_write
+
+        atomic_write(out, json.dumps(report, indent=1).encode(), overwrite=True)
+    if as_json:
+        json_line(report)
+        return
+    rows = []
+    for fam, run in runs.items():
+        for cond, by in run["robustness"].items():
+            m = by[fam]
+            lo, hi = m["ci95"].get("auc", (float("nan"), float("nan")))
+            rows.append((fam, cond, m["n_real"], m["n_synthetic"],
+                         f"{m['auc']:.4f} [{lo:.3f}, {hi:.3f}]", f"{m['tpr_at_threshold']:.3f}",
+                         f"{m['tpr_at_1pct_fpr']:.3f}", f"{m['fpr_at_threshold']:.3f}",
+                         f"{m['ece']:.3f}"))
+    table(rows, ("family" + (" (held out)" if lofo else ""), "condition", "real", "synth",
+                 "AUC [95% CI]", "TPR@thr", "TPR@1%FPR", "FPR@thr", "ECE"))
+    if lofo:
+        p = report["pooled"]
+        click.echo(f"pooled over real-generator fakes, each at its run's threshold: TPR "
+                   f"{p['tpr_at_threshold']:.3f}, worst FPR {p['max_fpr_at_threshold']:.3f}")
+    else:
+        click.echo(f"ECE over all test views {report['ece_all']:.3f}; format-only control AUC "
+                   f"{report['format_control']['auc']:.3f}; model {det.model_id}, threshold "
+                   f"{det.threshold_:.4f}")
+
+
+def _eval_folder(data: Path, checkpoint, out, reps: int, as_json: bool) -> None:
+    """A folder of labelled images (``detectors.evaluate``): every family, every condition."""
+    from .evaluate import CONDITIONS, run
+    from .model import SyntheticImageDetector
+
     det = SyntheticImageDetector.load(checkpoint)
     report = run(det, data, out, reps=reps, log=lambda m: echo(m, err=True))
     if as_json:
@@ -90,6 +173,11 @@ def eval_command(data, checkpoint, out, reps, as_json, threads):
                          f"{m['ap']:.4f}", f"{m['tpr_at_1pct_fpr']:.3f}",
                          f"{m['fpr_at_threshold']:.3f}", f"{m['balanced_accuracy']:.3f}",
                          f"{m['ece']:.3f}"))
+    for fam, m in report["per_family"].items():
+        rows.append(("clean", fam, m["n_real"], m["n_synthetic"], f"{m['auc']:.4f}",
+                     f"{m['ap']:.4f}", f"{m['tpr_at_1pct_fpr']:.3f}",
+                     f"{m['fpr_at_threshold']:.3f}", f"{m['balanced_accuracy']:.3f}",
+                     f"{m['ece']:.3f}"))
     table(rows, ("condition", "fakes", "real", "synth", "AUC", "AP", "TPR@1%FPR",
                  "FPR@thr", "bal.acc", "ECE"))
     fc = report["format_control"]["format_only"]["auc"]

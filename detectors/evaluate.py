@@ -47,6 +47,19 @@ def degrade(img, condition: str):
                           Image.LANCZOS)
     if condition.startswith("blur"):
         return img.filter(ImageFilter.GaussianBlur(float(condition[4:])))
+    if condition == "marked":  # trustgen's watermark (public key), where the image carries it
+        from trustgen import watermark
+        from trustgen.errors import WatermarkError
+
+        try:
+            return watermark.embed(img.convert("RGB"), "00000000c0de")
+        except WatermarkError:  # under MIN_SIDE, or too saturated to carry it: left as it is
+            return img
+    if condition.startswith("noise"):  # Gaussian, sigma in grey levels, the same draw per size
+        a = np.asarray(img.convert("RGB"), dtype=np.float64)
+        noise = np.random.default_rng(a.shape[0] * 7919 + a.shape[1]).normal(
+            0, float(condition[5:]), a.shape)
+        return Image.fromarray(np.clip(np.rint(a + noise), 0, 255).astype(np.uint8))
     raise ValueError(f"unknown condition {condition!r}")
 
 

@@ -34,6 +34,9 @@ BATCH = 32
 #: workers, service requests), and nine 64 px crops are too little work to split
 #: (benchmarks/verify_speed.py measures it).
 THREADS = 1
+#: At most this many crops in a map (``Scorer.score_map``): 64 x 64 crops of 64 px tile a
+#: 4096 px square.
+MAP_CROPS = 4096
 
 
 def _pad_to(a: np.ndarray, s: int) -> np.ndarray:
@@ -85,29 +88,35 @@ class Scorer:
         if not hasattr(self, "calibration_"):
             raise ValueError("this detector is not fitted; call fit() or load() first")
 
-    def _crops(self, image) -> np.ndarray:
-        """(crop_grid**2, S, S, 3) uint8 crops of one image at native resolution.
+    def _boxes(self, width: int, height: int, grid: tuple[int, int] | None = None) -> list:
+        """(x, y, w, h) of each crop on a grid of ``grid`` (columns, rows; default ``crop_grid``
+        both) spread from corner to corner, clipped to the image (a smaller image is padded,
+        see ``_crops``)."""
+        s = self.input_size
+        gx, gy = (self.crop_grid, self.crop_grid) if grid is None else grid
+        ys = [(max(height, s) - s) // 2] if gy == 1 else np.linspace(0, max(height, s) - s, gy)
+        xs = [(max(width, s) - s) // 2] if gx == 1 else np.linspace(0, max(width, s) - s, gx)
+        return [(int(x), int(y), min(s, width - int(x)), min(s, height - int(y)))
+                for y in ys for x in xs]
+
+    def _crops(self, image, boxes=None) -> np.ndarray:
+        """(n, S, S, 3) uint8 crops of one image at native resolution (``_boxes``).
 
         Each crop is cut from the image and only then converted and padded, so the cost is the
         crops', whatever the image's size or shape (padding a 1 x 16,000,000 image first took
         7 GB); the pixels are those of padding the whole image and cropping it.
         """
         s = self.input_size
-        w, h = image.size
-        g = self.crop_grid
-        ys = [(max(h, s) - s) // 2] if g == 1 else np.linspace(0, max(h, s) - s, g).astype(int)
-        xs = [(max(w, s) - s) // 2] if g == 1 else np.linspace(0, max(w, s) - s, g).astype(int)
         crops = []
-        for y in ys:
-            for x in xs:
-                crop = image.crop((int(x), int(y), min(w, int(x) + s), min(h, int(y) + s)))
-                crops.append(_pad_to(np.asarray(crop.convert("RGB") if crop.mode != "RGB"
-                                                else crop), s))
+        for x, y, w, h in boxes or self._boxes(*image.size):
+            crop = image.crop((x, y, x + w, y + h))
+            crops.append(_pad_to(np.asarray(crop.convert("RGB") if crop.mode != "RGB"
+                                            else crop), s))
         return np.stack(crops)
 
-    def raw_scores(self, images) -> np.ndarray:
-        """Uncalibrated score per image: logit(synthetic) - logit(real), averaged over the crops
-        that are not blank (see ``_crop_weights``)."""
+    def _crop_scores(self, images) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per image: the crops' uncalibrated scores (logit synthetic - logit real) and their
+        weights (0 for a blank crop, see ``_crop_weights``)."""
         self._check_fitted()
         images = list(images)
         per = self.crop_grid ** 2
@@ -116,8 +125,43 @@ class Scorer:
             crops = np.concatenate([self._crops(im) for im in images[i:i + BATCH]])
             logits = self._logits(crops)
             diff = (logits[:, 1] - logits[:, 0]).reshape(-1, per)
-            out.append(np.average(diff, axis=1, weights=_crop_weights(crops, per)))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+            out.extend(zip(diff, _crop_weights(crops, per)))
+        return out
+
+    def raw_scores(self, images) -> np.ndarray:
+        """Uncalibrated score per image: logit(synthetic) - logit(real), averaged over the crops
+        that are not blank (see ``_crop_weights``)."""
+        scores = [np.average(d, weights=w) for d, w in self._crop_scores(images)]
+        return np.array(scores, dtype=np.float64)
+
+    def _calibrated(self, z) -> np.ndarray:
+        return expit(self.calibration_["scale"] * np.asarray(z) + self.calibration_["bias"])
+
+    def score_regions(self, images) -> list[tuple[float, float, tuple]]:
+        """Per image: p(synthetic) of the whole image, and of its most synthetic crop that is not
+        blank with that crop's box (x, y, w, h): a generated region pasted into a real photo
+        moves the whole-image score by its share of the crops, but shows in its own crop."""
+        out = []
+        for image, (d, w) in zip(images, self._crop_scores(images)):
+            k = int(np.argmax(np.where(w > 0, d, -np.inf)))
+            out.append((float(self._calibrated(np.average(d, weights=w))),
+                        float(self._calibrated(d[k])), self._boxes(*image.size)[k]))
+        return out
+
+    def score_map(self, image, *, max_crops: int = MAP_CROPS) -> list[tuple[tuple, float]]:
+        """(box, p(synthetic)) for crops tiling the whole image (``trustgen detect --map``): as
+        many as it takes to cover it, at most ``max_crops`` (then spread evenly, with gaps)."""
+        self._check_fitted()
+        s = self.input_size
+        w, h = image.size
+        gx, gy = int(np.ceil(w / s)), int(np.ceil(h / s))
+        shrink = min(1.0, float(np.sqrt(max_crops / (gx * gy))))
+        boxes = self._boxes(w, h, (max(1, int(gx * shrink)), max(1, int(gy * shrink))))
+        probs = []
+        for i in range(0, len(boxes), BATCH * self.crop_grid ** 2):
+            logits = self._logits(self._crops(image, boxes[i:i + BATCH * self.crop_grid ** 2]))
+            probs.append(self._calibrated(logits[:, 1] - logits[:, 0]))
+        return list(zip(boxes, np.concatenate(probs).tolist()))
 
     def decision_function(self, images) -> np.ndarray:
         """Calibrated log-odds of 'synthetic' (equal class priors)."""

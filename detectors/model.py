@@ -23,6 +23,9 @@ from trustgen.errors import InputError, missing_extra
 from .inference import CLASS_NAMES, FORMAT, Scorer, _fpr_quantile, _pad_to, expit
 
 CHECKPOINT = Path(__file__).with_name("checkpoints") / "trustgen-detector.safetensors"
+#: The trace network's architecture name (``detectors.tracenet``; not a timm model) and width.
+TRACENET = "tracenet"
+TRACENET_WIDTH = 24
 #: Crops per forward pass: small passes keep activations in cache and peak memory low
 #: (``benchmarks/detector_speed.py --forward-crops``: faster than one pass of 144 crops, and
 #: 180 MB less peak RSS).
@@ -143,6 +146,10 @@ class SyntheticImageDetector(Scorer):
     # -- training --------------------------------------------------------------------------
     def _build(self, *, pretrained: bool):
         _, timm = _torch()
+        if self.arch == TRACENET:
+            from .tracenet import TraceNet
+
+            return TraceNet(getattr(self, "preprocessing_", {}).get("width", TRACENET_WIDTH))
         model = timm.create_model(self.arch, pretrained=False, num_classes=2)
         if pretrained:
             from .pretrained import imagenet_state_dict
@@ -192,8 +199,8 @@ class SyntheticImageDetector(Scorer):
         torch.manual_seed(self.random_state)
         tiles = [np.asarray(im.convert("RGB")) for im in images]
         by_class = [np.flatnonzero(y == 0), np.flatnonzero(y == 1)]
-        model = self._build(pretrained=_use_imagenet(self.pretrained))
-        cfg = model.pretrained_cfg
+        model = self._build(pretrained=_use_imagenet(self.pretrained) and self.arch != TRACENET)
+        cfg = getattr(model, "pretrained_cfg", None) or {"mean": (0.0,) * 3, "std": (1.0,) * 3}
         self.preprocessing_ = {"input_size": self.input_size, "crop_grid": self.crop_grid,
                                "crop": "native-resolution grid, reflect-padded, no resizing",
                                "mean": list(cfg.get("mean", (0.5,) * 3)),

@@ -29,13 +29,14 @@ def score_files(paths: Iterable, checkpoint=None, *, threads: int = THREADS
             except Exception as err:  # noqa: BLE001 - see the docstring
                 decoded.append((path, file_error(err, path, "decoding")))
         images = [img for _, img in decoded if not isinstance(img, TrustgenError)]
-        probs = iter(det.predict_proba(images)[:, 1])
+        scores = iter(det.score_regions(images))
         for path, img in decoded:
             if isinstance(img, TrustgenError):
                 yield path, img
             else:
-                yield path, DetectorEvidence(float(next(probs)), float(det.threshold_),
-                                             det.model_id)
+                p, region, box = next(scores)
+                yield path, DetectorEvidence(p, float(det.threshold_), det.model_id,
+                                             region_probability=region, region_box=tuple(box))
 
 
 def label(evidence: DetectorEvidence) -> str:

@@ -1,23 +1,15 @@
-"""Train, calibrate and save a detector; for the shipped one, also evaluate it.
+"""Train and calibrate a detector on a user's folders (``trustgen detector train --real DIR
+--fake DIR``), splitting the images by source photo.
 
-    python -m detectors.train --data .detector-data [--steps 800] [--out FILE] [--overwrite]
-
-``--data`` is a folder built by ``python -m detectors.data``: it trains on ``tiles/train``,
-calibrates on ``tiles/calib`` (other source photos) and evaluates on ``tiles/test`` into
-``detectors/reports/``. ``trustgen detector train --real DIR --fake DIR`` uses ``train_folders``,
-which splits the user's images by source photo instead.
+The shipped detector is trained by ``python -m detectors.traintrace`` instead.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
-from .folders import Item, find_items, group_bucket, items_from_dirs, open_image
-from .model import CHECKPOINT, SyntheticImageDetector
+from .folders import Item, group_bucket, items_from_dirs, open_image
+from .model import SyntheticImageDetector
 
 
 def _load(items: list[Item]):
@@ -67,44 +59,3 @@ def train_folders(real_dir, fake_dir, out, *, calib_fraction: float = 0.25,
         "data": {"real": str(real_dir), "synthetic": str(fake_dir)}}, **params)
     det.save(out, overwrite=overwrite)
     return det
-
-
-def main(argv: list[str] | None = None) -> None:
-    from . import evaluate
-
-    ap = argparse.ArgumentParser(description="Train the shipped detector on the built data set.")
-    ap.add_argument("--data", type=Path, default=Path(".detector-data"))
-    ap.add_argument("--out", type=Path, default=CHECKPOINT)
-    ap.add_argument("--reports", type=Path, default=evaluate.DEFAULT_OUT)
-    ap.add_argument("--steps", type=int, default=800)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--input-size", type=int, default=64)
-    ap.add_argument("--crop-grid", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--model-id", default="trustgen-detector-effl0-" + time.strftime("%Y-%m"))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--overwrite", action="store_true")
-    args = ap.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    manifest = json.loads((args.data / "photos.json").read_text())
-    summary = {"data": "python -m detectors.data (trustgen-made generators on sample photos)",
-               "held_out_families": manifest["held_out_families"],
-               "photos": len(manifest["photos"]),
-               "photo_sources": sorted({p["group"].split("-")[0] for p in manifest["photos"]})}
-    log = lambda m: print(m, flush=True)  # noqa: E731
-    det = fit_and_calibrate(find_items(args.data / "tiles" / "train"),
-                            find_items(args.data / "tiles" / "calib"), summary=summary, log=log,
-                            steps=args.steps, batch_size=args.batch_size,
-                            input_size=args.input_size, crop_grid=args.crop_grid, lr=args.lr,
-                            model_id=args.model_id,
-                            verbose=1)
-    det.save(args.out, overwrite=args.overwrite)
-    log(f"saved {args.out}")
-    report = evaluate.run(det, args.data / "tiles" / "test", args.reports, log=log)
-    log(json.dumps({k: round(v["auc"], 4) for k, v in report["clean"].items()}))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -54,7 +54,7 @@ def test_eval_without_data_is_a_one_line_error_exit_2(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["detector", "eval"])
     assert result.exit_code == 2
     err = result.stderr
-    assert err.startswith("trustgen: error: .detector-data/tiles/test: no --data given")
+    assert err.startswith("trustgen: error: .detector-data: no --data given")
     assert len(err.strip().splitlines()) == 1
 
 
@@ -73,10 +73,16 @@ def test_probability_equal_to_the_threshold_is_real_in_predict_detect_and_eviden
     good = files[0]
     det = SyntheticImageDetector.load()
     t = det.threshold_
-    monkeypatch.setattr(SyntheticImageDetector, "predict_proba",
+    from detectors.inference import Scorer
+
+    monkeypatch.setattr(Scorer, "predict_proba",
                         lambda self, images: np.array([[1.0 - t, t]] * len(images)))
     assert det.predict([Image.open(good)]).tolist() == [0]
+    # what detect runs (the ONNX export, whose threshold is the checkpoint's)
+    monkeypatch.setattr(Scorer, "score_regions",
+                        lambda self, images: [(t, t, (0, 0, 64, 64))] * len(images))
     result = CliRunner().invoke(cli, ["detect", "--json", str(good)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["label"] == "real"
+    line = json.loads(result.stdout)
+    assert line["label"] == "real" and line["probability"] == pytest.approx(t, abs=1e-6)
     assert DetectorEvidence(t, t, "m").synthetic is False

@@ -39,3 +39,25 @@ def test_the_detector_scores_any_decodable_mutated_file(seeds, data):
     except InputError:
         return
     _probability(image)
+
+
+@settings(FUZZ, max_examples=10)
+@given(size=st.tuples(st.integers(1, 400), st.integers(1, 400))
+       | st.tuples(st.integers(1, 3), st.integers(1000, 3000)), seed=st.integers(0, 2**16))
+def test_the_most_synthetic_region_and_the_map_lie_inside_any_image(size, seed):
+    from detectors.inference import OnnxDetector
+
+    det = OnnxDetector.load()
+    rgb = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(rgb)
+    (whole, region, (x, y, w, h)), = det.score_regions([image])
+    assert 0.0 <= whole <= 1.0 and 0.0 <= region <= 1.0
+    assert 0 <= x and 0 <= y and 0 < w <= 64 and 0 < h <= 64
+    assert x + w <= image.width and y + h <= image.height
+    # the most synthetic crop is at least as synthetic as the average of all of them
+    assert region >= whole - 1e-6  # float32 logits: the mean of equal crops may round up
+    covered = np.zeros((image.height, image.width), bool)
+    for (cx, cy, cw, ch), p in det.score_map(image):
+        assert 0.0 <= p <= 1.0
+        covered[cy:cy + ch, cx:cx + cw] = True
+    assert covered.all()

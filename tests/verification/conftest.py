@@ -139,11 +139,16 @@ def c2pa_only_policy(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sampled_image(tmp_path_factory) -> Path:
-    """An unmarked, unsigned output of the embedded default model: only the detector can tell."""
+    """An unmarked, unsigned output of the embedded default model, enlarged as ``generate``
+    enlarges it before marking: only the detector can tell."""
+    from PIL.Image import LANCZOS
+
+    from trustgen import watermark
     from trustgen.generate import TrustedPipeline
     from trustgen.media import encode_image
 
     (image,) = TrustedPipeline.from_pretrained().sample(seeds=[5], num_inference_steps=20)
+    image = image.resize(watermark.marking_size(*image.size), LANCZOS)
     path = tmp_path_factory.mktemp("sampled") / "sampled.png"
     path.write_bytes(encode_image(image, "png"))
     path.chmod(0o444)
