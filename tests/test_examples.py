@@ -38,3 +38,25 @@ def test_kms_example_writes_outside_the_checkout(identity):
     assert proc.returncode == 0, proc.stderr
     assert "C2PA trusted" in proc.stdout
     assert not (REPO / "kms-signed.png").exists()
+
+
+def test_edit_example_keeps_the_photo_in_the_chain(identity, tmp_path):
+    from tiny_pipelines import mask, photo, save_family
+
+    from trustgen.credentials.sign import sign_image
+
+    model = save_family("inpaint", tmp_path / "tiny-inpaint")
+    source = tmp_path / "street.png"
+    photo(5).save(source)
+    source.write_bytes(sign_image(source.read_bytes(), "png", identity.signer(),
+                                  source_type="digitalCapture"))
+    mask().save(tmp_path / "mask.png")
+    out = tmp_path / "edited.png"
+    proc = run_example("edit_with_provenance.py", str(model), str(source), str(tmp_path / "mask.png"),
+                       str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.is_file()
+    assert "region {'x': 128, 'y': 160, 'width': 192, 'height': 224}" in proc.stdout
+    assert "(C2PA trusted; compositeWithTrainedAlgorithmicMedia)" in proc.stdout
+    assert "ingredient street.png: parentOf, its own manifest signed by" in proc.stdout
+    assert "ingredient mask.png: inputTo" in proc.stdout

@@ -1,10 +1,14 @@
 """TrustedPipeline: every image a diffusers pipeline makes leaves watermarked and signed.
 
-The wrapper composes a pipeline rather than subclassing it, so any diffusers pipeline object
-works. It owns the initial latents (drawn from one seeded ``torch.Generator`` per image) so the
-seed is recorded and in-generation watermarks can take over the latents later. For each image it
-embeds the watermark, then signs the C2PA manifest over the watermarked pixels, all in memory:
-nothing touches disk until ``GeneratedImage.save`` writes the signed file atomically.
+The wrapper composes a pipeline rather than subclassing it. Each pipeline class it accepts
+belongs to a family (``trustgen.pipelines``) that says how its initial noise is shaped and what
+conditioning it takes; a class no family names is refused, never run unmarked. The wrapper owns
+the initial noise (drawn from one seeded CPU ``torch.Generator`` per image, marked by the latent
+watermark where the model can be inverted) and records the seed, scheduler, steps, guidance and
+adapters. For each image it embeds the watermark, then signs the C2PA manifest over the
+watermarked pixels, all in memory: nothing touches disk until ``GeneratedImage.save`` writes the
+signed file atomically. An edit (img2img, inpainting, instruction editing) is signed with its
+source as the parent ingredient, its mask as an input, and the generated region recorded.
 
 Each manifest names two soft bindings (the watermark's content id and a PDQ fingerprint of the
 signed pixels) and is registered in a manifest store (``register``, on by default: the local
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
+import os
 import secrets
 import warnings
 from dataclasses import dataclass
@@ -27,21 +33,26 @@ from typing import Any
 from ._version import __version__
 from .errors import InputError, missing_extra
 from .evidence import Provenance
-from .media import atomic_write, encode_image, writable_format
+from .media import atomic_write, encode_image, sha256_hex, writable_format
+from .pipelines import Family, Request, adapters, family_for
 
 
 class RegistrationWarning(UserWarning):
     """A generated image was signed but could not be registered in the manifest store."""
 
 
-def soft_bindings(image, content_id: str, *, key: bytes | None, scheme: str) -> tuple[list, list]:
+def soft_bindings(image, content_id: str, *, key: bytes | None, scheme: str,
+                  latent: bool = False) -> tuple[list, list]:
     """The ``c2pa.soft-binding`` assertions (watermark under ``key``, fingerprint of ``image``,
-    the signed pixels) and the ``c2pa.watermarked`` action, for ``credentials.sign``."""
+    the signed pixels; with ``latent``, the latent watermark too) and the ``c2pa.watermarked``
+    action, for ``credentials.sign``."""
     from . import fingerprint as fp, softbinding as sb
     from .watermark import PUBLIC_KEY, key_label
 
     bindings = [sb.watermark_binding(content_id, key=key_label(key or PUBLIC_KEY), scheme=scheme),
                 sb.fingerprint_binding(fp.compute(image))]
+    if latent:
+        bindings.append(sb.latent_binding(content_id, key=key_label(key)))
     agent = {"name": "trustgen", "version": __version__}
     return [sb.assertion(b) for b in bindings], [sb.watermarked_action(agent)]
 
@@ -67,6 +78,62 @@ class GeneratedImage:
         return atomic_write(path, self.data, overwrite=overwrite)
 
 
+@dataclass(frozen=True)
+class EditInput:
+    """An image an edit starts from: the file's bytes as given (hashed; the source's kept as
+    the parent ingredient, its own manifest with it), its format and title, and its pixels."""
+
+    data: bytes
+    fmt: str
+    title: str
+    image: Any  # PIL.Image.Image: RGB for a source, L for a mask
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(self.data)
+
+
+def edit_input(value: Any, what: str, *, mask: bool = False, name: str | None = None) -> EditInput:
+    """A file path, the file's bytes or a PIL image, read and decoded; a PIL image is kept as
+    the PNG it encodes to. ``name``: the title's stem when the input is not a file (``what``)."""
+    from .media import decodes, extension_for, identify, read_file
+
+    path = None
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        data = read_file(path)
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    elif _is_pil(value):
+        image = value.convert("L" if mask else "RGB")
+        return EditInput(encode_image(image, "png"), "png", f"{name or what}.png", image)
+    else:
+        raise InputError(f"the {what} must be a file path, bytes or a PIL image, "
+                         f"not {type(value).__name__}")
+    fmt = identify(data, path)
+    if not decodes(fmt):
+        raise InputError(f"the {what} is not an image trustgen decodes", path=path)
+    from .media import decode_image
+
+    image = decode_image(data, path=path, rgb=not mask)
+    title = path.name if path is not None else f"{name or what}{extension_for(fmt)}"
+    return EditInput(data, fmt, title, image.convert("L") if mask else image)
+
+
+def mask_region(mask, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x, y, w, h): the bounding box of the mask's nonzero pixels, scaled to ``size`` (the
+    output's width and height) and rounded outwards to whole pixels."""
+    import numpy as np
+
+    rows, cols = np.nonzero(np.asarray(mask.convert("L")))
+    if not len(rows):
+        raise InputError("the mask selects nothing (no nonzero pixel); nothing would be inpainted")
+    sx, sy = size[0] / mask.width, size[1] / mask.height
+    x0, y0 = math.floor(cols.min() * sx), math.floor(rows.min() * sy)
+    x1, y1 = math.ceil((cols.max() + 1) * sx), math.ceil((rows.max() + 1) * sy)
+    return x0, y0, x1 - x0, y1 - y0
+
+
 class TrustedPipeline:
     """Wrap a diffusers pipeline so that each output carries a watermark and content credentials.
 
@@ -75,7 +142,9 @@ class TrustedPipeline:
     ``tsa_url`` names an RFC 3161 time-stamp authority: each signature is time-stamped, so the
     credentials stay valid after the signing certificate expires. ``register`` keeps each
     manifest in the manifest store ``store`` (a path or ``postgresql://`` URL; None: the local
-    SQLite store in ``$TRUSTGEN_HOME``).
+    SQLite store in ``$TRUSTGEN_HOME``). ``latent_watermark``: mark the initial noise with the
+    content id (None: where ``watermark.latent.can_invert`` says the mark can be read back).
+    ``progress_bar=False`` silences diffusers' progress bars.
     """
 
     def __init__(
@@ -90,10 +159,10 @@ class TrustedPipeline:
         tsa_url: str | None = None,
         register: bool = True,
         store: Any = None,
+        latent_watermark: bool | None = None,
+        progress_bar: bool = True,
     ):
-        for name in ("unet", "scheduler"):
-            if getattr(pipeline, name, None) is None:
-                raise InputError(f"pipeline {type(pipeline).__name__} has no {name}; cannot wrap it")
+        self.family: Family = family_for(pipeline)  # refuses a pipeline it does not know
         self.pipeline = pipeline
         self.identity = identity
         self.model_id = model_id or _model_id(pipeline)
@@ -103,13 +172,17 @@ class TrustedPipeline:
         self.tsa_url = tsa_url
         self.register = register
         self.store = store
+        self.latent_watermark = latent_watermark
+        if not progress_bar:
+            pipeline.set_progress_bar_config(disable=True)
         self._model_sha256: str | None = None
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> "TrustedPipeline":
+    def from_pretrained(cls, path: str | Path | None = None, *, device: str | None = None,
+                        **kwargs: Any) -> "TrustedPipeline":
         """Load a local folder in diffusers' layout (``model_index.json``); never downloads.
 
-        ``path=None`` loads trustgen's embedded default model.
+        ``path=None`` loads trustgen's embedded default model; ``device`` moves it there.
         """
         from .media import read_file
 
@@ -127,31 +200,63 @@ class TrustedPipeline:
         except ImportError as err:
             raise missing_extra(err, "generating images") from None
 
+        if device is not None:  # a device string torch cannot parse is refused before loading
+            try:
+                torch.device(device)
+            except (RuntimeError, ValueError, TypeError) as err:
+                raise InputError(f"cannot use device {str(device)!r}: {_first_line(err)}") from None
         diffusers.utils.logging.set_verbosity_error()
+        # progress_bar=False silences the loading bars too, diffusers' and transformers' own
+        loggers = [] if kwargs.get("progress_bar", True) else _bar_loggers()
+        for logger in loggers:
+            logger.disable_progress_bar()
         try:  # float32 on the CPU by default, whatever the stored precision (ours is float16)
             pipe = diffusers.DiffusionPipeline.from_pretrained(
                 str(folder), local_files_only=True, dtype=kwargs.pop("dtype", torch.float32))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise InputError(f"cannot load the pipeline: {first}", path=folder) from None
+            raise InputError(f"cannot load the pipeline: {_first_line(err)}", path=folder) from None
+        finally:
+            for logger in loggers:
+                logger.enable_progress_bar()
         kwargs.setdefault("model_id", "trustgen-default" if path is None else folder.name)
-        return cls(pipe, **kwargs)
+        wrapped = cls(pipe, **kwargs)
+        return wrapped if device is None else wrapped.to(device)
+
+    def to(self, device: Any) -> "TrustedPipeline":
+        """Move the pipeline to ``device`` (``cuda``, ``mps``...). The noise is still drawn on
+        the CPU, so a seed gives the same noise on every device."""
+        try:
+            self.pipeline.to(device)
+        except (RuntimeError, ValueError, TypeError, AssertionError) as err:
+            raise InputError(f"cannot use device {str(device)!r}: {_first_line(err)}") from None
+        return self
+
+    @property
+    def task(self) -> str:
+        return self.family.task
 
     @property
     def is_text_conditioned(self) -> bool:
-        return "prompt" in inspect.signature(self.pipeline.__call__).parameters
+        return self.family.takes_prompt
 
     @property
     def model_sha256(self) -> str:
-        """SHA-256 over every weight tensor of every component, in a stable order."""
+        """SHA-256 over every base weight tensor of every component, in a stable order
+        (adapters apart: ``pipelines.adapters``)."""
         if self._model_sha256 is None:
-            self._model_sha256 = _weights_sha256(self.pipeline)
+            from .pipelines.weights import model_sha256
+
+            self._model_sha256 = model_sha256(self.pipeline)
         return self._model_sha256
 
     def __call__(
         self,
         prompt: str | None = None,
         *,
+        image: Any = None,
+        mask_image: Any = None,
+        strength: float | None = None,
+        control_image: Any = None,
         num_images: int = 1,
         num_inference_steps: int = 50,
         guidance_scale: float | None = None,
@@ -163,49 +268,85 @@ class TrustedPipeline:
         **pipeline_kwargs: Any,
     ) -> list[GeneratedImage]:
         """Run the full sampler for ``num_images`` images (image ``i`` uses seed ``seed + i``),
-        then watermark and sign each one."""
+        then watermark and sign each one.
+
+        An edit takes its source ``image`` (a path, the file's bytes or a PIL image; a file's
+        own content credentials stay in the chain), inpainting a ``mask_image`` too (white
+        where the image is regenerated, the source's size) and ``strength``; a ControlNet
+        pipeline takes ``control_image``."""
         from . import watermark
-        from .credentials.sign import sign_generated
+        from .credentials.sign import IngredientSource, sign_edit, sign_generated
 
         output_format = writable_format(output_format).name  # refused before sampling, not after
         if num_images < 1:
             raise InputError("number of images must be at least 1")
+        self._check_prompt(prompt)
         if prompt is None and self.is_text_conditioned:
             prompt = ""  # what the pipeline samples with, so that is what the record hashes
+        source = None if image is None else edit_input(image, "source")
+        mask = None if mask_image is None else edit_input(mask_image, "mask", mask=True)
+        control = (None if control_image is None
+                   else edit_input(control_image, "control image", name="control"))
+        if mask is not None:
+            mask_region(mask.image, mask.image.size)  # an empty mask is refused before sampling
+        guidance_scale = self._guidance(guidance_scale)
+        request = Request(prompt, num_inference_steps, guidance_scale, height, width,
+                          source and source.image, mask and mask.image, strength,
+                          control and control.image, pipeline_kwargs)
+        self.family.check_request(self.pipeline, request)
+        marked = self._latent_marked(request)
         identity = self._identity()
         signer = identity.signer(tsa_url=self.tsa_url)  # asks the authority before sampling
         seed = secrets.randbits(31) if seed is None else int(seed)
         seeds = [seed + i for i in range(num_images)]
-        guidance_scale = self._guidance(guidance_scale)
+        content_ids = [watermark.new_content_id() for _ in seeds]  # before sampling: the latent mark
         pixels = self.sample(prompt, seeds=seeds, num_inference_steps=num_inference_steps,
                              guidance_scale=guidance_scale, height=height, width=width,
-                             **pipeline_kwargs)
+                             image=request.image, mask_image=request.mask, strength=strength,
+                             control_image=request.control_image,
+                             content_ids=content_ids if marked else None, **pipeline_kwargs)
+        record = {
+            "task": self.family.task,
+            "strength": self.family.strength(self.pipeline, request),
+            "source_sha256": source and source.sha256,
+            "mask_sha256": mask and mask.sha256,
+            "control_sha256": control and control.sha256,
+            "adapters": tuple(adapters(self.pipeline)),
+            "latent_watermark": marked,
+        }
         from PIL.Image import LANCZOS  # PIL loads with the first image, not with trustgen
 
         outputs = []
-        for image, image_seed in zip(pixels, seeds):
+        for picture, image_seed, content_id in zip(pixels, seeds, content_ids):
             # A mark on a side under watermark.MARK_SIDE does not survive JPEG 50 or a halving:
             # the output is enlarged by a whole factor (the default model's 256 px become 512).
-            image = image.resize(watermark.marking_size(*image.size), LANCZOS)
-            provenance = self._provenance(image, image_seed, prompt, num_inference_steps,
-                                          guidance_scale)
+            picture = picture.resize(watermark.marking_size(*picture.size), LANCZOS)
+            region = None if mask is None else mask_region(mask.image, picture.size)
+            provenance = self._provenance(
+                picture, content_id, image_seed, prompt, num_inference_steps, guidance_scale,
+                region=region and dict(zip(("x", "y", "width", "height"), region)), **record)
             # embed reads the mark back and raises WatermarkError if it does not read
-            marked = watermark.embed(image, provenance.content_id, key=identity.watermark_key)
-            encoded = encode_image(marked, output_format, quality=quality)
+            picture = watermark.embed(picture, content_id, key=identity.watermark_key)
+            encoded = encode_image(picture, output_format, quality=quality)
             bindings, actions = soft_bindings(
                 _decoded(encoded),  # the pixels signed, as a reader decodes them (JPEG loses some)
-                provenance.content_id, key=identity.watermark_key, scheme=watermark.DEFAULT_SCHEME)
-            data = sign_generated(
-                encoded,
-                output_format,
-                provenance,
-                signer,
-                training_mining=self.training_mining,
-                thumbnail=self.thumbnail,
-                soft_bindings=bindings,
-                extra_actions=actions,
-            )
-            outputs.append(GeneratedImage(marked, data, output_format, provenance))
+                content_id, key=identity.watermark_key, scheme=watermark.DEFAULT_SCHEME,
+                latent=marked)
+            common = {"training_mining": self.training_mining, "thumbnail": self.thumbnail,
+                      "soft_bindings": bindings, "extra_actions": actions}
+            if source is None:
+                data = sign_generated(encoded, output_format, provenance, signer, **common,
+                                      inputs=[] if control is None else [IngredientSource(
+                                          control.data, control.fmt, control.title)])
+            else:
+                data = sign_edit(
+                    encoded, output_format, provenance, signer,
+                    source=IngredientSource(source.data, source.fmt, source.title),
+                    mask=None if mask is None else IngredientSource(
+                        encode_image(mask.image, "png"), "png", "mask.png"),
+                    source_type=self.family.source_type, region=region,
+                    description=f"{self.family.verb} with {self.model_id}", **common)
+            outputs.append(GeneratedImage(picture, data, output_format, provenance))
         return self._registered(outputs) if self.register else outputs
 
     def _registered(self, outputs: list[GeneratedImage]) -> list[GeneratedImage]:
@@ -235,29 +376,68 @@ class TrustedPipeline:
         guidance_scale: float | None = None,
         height: int | None = None,
         width: int | None = None,
+        image: Any = None,
+        mask_image: Any = None,
+        strength: float | None = None,
+        control_image: Any = None,
+        content_ids: list[str] | None = None,
         **pipeline_kwargs: Any,
     ) -> list[Any]:
-        """The sampler alone: one unmarked, unsigned PIL image per seed, for research and
-        benchmarks (the wrapped pipeline gives the same without trustgen). Use the call for
-        outputs that leave the process."""
+        """The sampler alone: one unsigned PIL image per seed, for research and benchmarks (the
+        wrapped pipeline gives the same without trustgen). With ``content_ids`` (one per seed)
+        the initial noise carries them (the latent watermark); without, it is plain noise.
+        Images in are as for the call. Use the call for outputs that leave the process."""
+        import torch
+
+        image, mask_image, control_image = (
+            None if value is None else value if _is_pil(value) else edit_input(value, what, mask=m).image
+            for value, what, m in ((image, "source", False), (mask_image, "mask", True),
+                                   (control_image, "control image", False)))
         if num_inference_steps < 1:
             raise InputError("number of steps must be at least 1")
-        if not self.is_text_conditioned:
-            if prompt is not None:
-                raise InputError(
-                    f"model {self.model_id!r} is unconditional ({type(self.pipeline).__name__}); "
-                    "it takes no prompt"
-                )
-            if height or width or guidance_scale is not None or pipeline_kwargs:
-                raise InputError(
-                    f"model {self.model_id!r} is unconditional; it takes no size, guidance or "
-                    "pipeline arguments"
-                )
-            return self._sample_unconditional(seeds, num_inference_steps)
-        return self._sample_text(prompt or "", seeds, num_inference_steps,
-                                 self._guidance(guidance_scale), height, width, pipeline_kwargs)
+        self._check_prompt(prompt)
+        if content_ids is not None and len(content_ids) != len(seeds):
+            raise InputError("give one content id per seed")
+        request = Request(prompt if prompt is not None or not self.is_text_conditioned else "",
+                          num_inference_steps, self._guidance(guidance_scale), height, width,
+                          image, mask_image, strength, control_image, pipeline_kwargs)
+
+        def noise(shape: tuple) -> Any:
+            """One row per seed, each from its own seeded CPU generator."""
+            generators = self._generators(seeds)
+            if content_ids is None:
+                rows = [torch.randn(shape, generator=g, dtype=torch.float32) for g in generators]
+            else:
+                from .watermark.latent import marked_noise
+
+                key = self._identity().watermark_key
+                rows = [marked_noise(tuple(shape), cid, key=key, generator=g)
+                        for cid, g in zip(content_ids, generators)]
+            return torch.stack(rows)
+
+        return self.family.run(self.pipeline, request, noise=noise,
+                               generators=self._generators(seeds))
 
     # -- sampling ---------------------------------------------------------------------------
+
+    def _check_prompt(self, prompt: str | None) -> None:
+        if prompt is not None and not self.is_text_conditioned:
+            raise InputError(f"model {self.model_id!r} is unconditional "
+                             f"({type(self.pipeline).__name__}); it takes no prompt")
+
+    def _latent_marked(self, request: Request) -> bool:
+        """Whether this request's initial noise carries the latent watermark."""
+        draws = self.family.draws_noise(self.pipeline, request)
+        if self.latent_watermark is None:  # on where it can be read back
+            if self.family.is_edit or not draws:
+                return False
+            from .watermark.latent import can_invert
+
+            return bool(can_invert(self.pipeline))
+        if self.latent_watermark and not draws:
+            raise InputError(f"{type(self.pipeline).__name__} draws this request's noise itself "
+                             "(an edit below strength 1); it cannot carry a latent watermark")
+        return bool(self.latent_watermark)
 
     def _guidance(self, guidance_scale: float | None) -> float | None:
         """The guidance actually used: the caller's, else the pipeline's own default."""
@@ -271,71 +451,6 @@ class TrustedPipeline:
 
         return [torch.Generator("cpu").manual_seed(s) for s in seeds]
 
-    def _initial_latents(self, seeds: list[int], shape: tuple[int, ...]):
-        """One latent tensor per seed, drawn on the CPU so results match across devices."""
-        import torch
-
-        unet = self.pipeline.unet
-        latents = [torch.randn(shape, generator=g, dtype=torch.float32) for g in self._generators(seeds)]
-        return torch.stack(latents).to(device=unet.device, dtype=unet.dtype)
-
-    def _sample_text(self, prompt, seeds, steps, guidance_scale, height, width, extra):
-        """Text-to-image pipelines take ``latents``; the prompt passes straight through."""
-        pipe = self.pipeline
-        if "latents" not in inspect.signature(pipe.__call__).parameters:
-            raise InputError(f"{type(pipe).__name__} does not accept initial latents; cannot wrap it")
-        scale = getattr(pipe, "vae_scale_factor", 8)
-        sample = pipe.unet.config.sample_size
-        height = height or sample * scale
-        width = width or sample * scale
-        if height % scale or width % scale:
-            raise InputError(f"height and width must be multiples of {scale}")
-        latents = self._initial_latents(
-            seeds, (pipe.unet.config.in_channels, height // scale, width // scale)
-        )
-        kwargs = dict(extra)
-        if guidance_scale is not None:
-            kwargs["guidance_scale"] = guidance_scale
-        result = pipe(
-            prompt=[prompt] * len(seeds),
-            height=height,
-            width=width,
-            num_inference_steps=steps,
-            latents=latents,
-            generator=self._generators(seeds),
-            output_type="pil",
-            **kwargs,
-        )
-        return list(result.images)
-
-    def _sample_unconditional(self, seeds, steps):
-        """Unconditional pipelines (DDPM, DDIM, LDM) take no ``latents`` argument, so the wrapper
-        runs their denoising loop itself, with the pipeline's own unet, scheduler, decoder and
-        progress bar."""
-        import torch
-
-        pipe = self.pipeline
-        unet, scheduler = pipe.unet, pipe.scheduler
-        size = unet.config.sample_size
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        generators = self._generators(seeds)
-        latents = self._initial_latents(seeds, (unet.config.in_channels, *size))
-        latents = latents * scheduler.init_noise_sigma
-        scheduler.set_timesteps(steps)
-        step_params = inspect.signature(scheduler.step).parameters
-        step_kwargs = {"generator": generators} if "generator" in step_params else {}
-        with torch.no_grad():
-            for t in pipe.progress_bar(scheduler.timesteps):
-                model_input = scheduler.scale_model_input(latents, t)
-                noise_pred = unet(model_input, t).sample
-                latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
-            decoder = getattr(pipe, "vqvae", None) or getattr(pipe, "vae", None)
-            if decoder is not None:
-                latents = latents / getattr(decoder.config, "scaling_factor", 1.0)
-                latents = decoder.decode(latents).sample
-        images = (latents / 2 + 0.5).clamp(0, 1).cpu().permute(0, 2, 3, 1).float().numpy()
-        return pipe.numpy_to_pil(images)
-
     # -- records ------------------------------------------------------------------------------
 
     def _identity(self):
@@ -345,12 +460,10 @@ class TrustedPipeline:
             self.identity = Identity.load()
         return self.identity
 
-    def _provenance(self, image, seed: int, prompt: str | None, steps: int,
-                    guidance_scale: float | None) -> Provenance:
-        from . import watermark
-
+    def _provenance(self, image, content_id: str, seed: int, prompt: str | None, steps: int,
+                    guidance_scale: float | None, **record: Any) -> Provenance:
         return Provenance(
-            content_id=watermark.new_content_id(),
+            content_id=content_id,
             model_id=self.model_id,
             model_sha256=self.model_sha256,
             pipeline=type(self.pipeline).__name__,
@@ -364,7 +477,12 @@ class TrustedPipeline:
             prompt=prompt if self.record_prompt else None,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             generator=f"trustgen/{__version__}",
+            **record,
         )
+
+
+def _is_pil(value: Any) -> bool:
+    return hasattr(value, "mode") and hasattr(value, "size") and hasattr(value, "convert")
 
 
 def _decoded(data: bytes):
@@ -378,15 +496,20 @@ def _model_id(pipeline: Any) -> str:
     return Path(name).name if name else type(pipeline).__name__
 
 
-def _weights_sha256(pipeline: Any) -> str:
-    """Hash tensors as raw bytes (dtype-agnostic via a uint8 view), components sorted by name."""
-    import torch
+def _bar_loggers() -> list:
+    """The logging modules whose progress bars are on now (diffusers', transformers')."""
+    import diffusers
 
-    digest = hashlib.sha256()
-    for name, component in sorted(pipeline.components.items()):
-        if not isinstance(component, torch.nn.Module):
-            continue
-        for key, tensor in sorted(component.state_dict().items()):
-            digest.update(f"{name}.{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    loggers = [diffusers.utils.logging]
+    try:
+        import transformers
+
+        loggers.append(transformers.utils.logging)
+    except ImportError:
+        pass
+    return [logger for logger in loggers if logger.is_progress_bar_enabled()]
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

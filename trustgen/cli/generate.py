@@ -22,6 +22,17 @@ from ._render import echo, json_line, table
 @click.option("--guidance", type=float, default=None, help="Guidance scale (text-to-image models).")
 @click.option("--height", type=int, default=None, help="Height (text-to-image models).")
 @click.option("--width", type=int, default=None, help="Width (text-to-image models).")
+@click.option("--image", "source", type=click.Path(path_type=Path), default=None, metavar="SRC",
+              help="Source image to edit (img2img, inpainting, instruction-editing models); its "
+                   "content credentials stay in the chain.")
+@click.option("--mask", type=click.Path(path_type=Path), default=None, metavar="MASK",
+              help="Inpainting mask, the source's size: white where the image is regenerated.")
+@click.option("--strength", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="How much of the source an edit regenerates (default: the model's own).")
+@click.option("--control-image", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Control image of a ControlNet model (edges, depth, pose).")
+@click.option("--device", default=None, metavar="DEVICE",
+              help="Torch device to run the model on (cpu, cuda, cuda:1, mps). Default: cpu.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("trustgen-output"),
               show_default=True, help="Output folder.")
 @click.option("--format", "fmt", type=click.Choice(encodable_formats()), default="png",
@@ -37,10 +48,12 @@ from ._render import echo, json_line, table
 @click.option("--no-register", is_flag=True, help="Do not register the images in a manifest store.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
-def generate_command(prompt, model, num_images, steps, seed, guidance, height, width, out_dir,
-                     fmt, tsa_url, record_prompt, store_url, no_register, overwrite, as_json):
-    """Generate images; each is watermarked, signed (C2PA), registered in the manifest store,
-    then written atomically. A store that cannot be used is a warning: the images are kept."""
+def generate_command(prompt, model, num_images, steps, seed, guidance, height, width, source,
+                     mask, strength, control_image, device, out_dir, fmt, tsa_url, record_prompt,
+                     store_url, no_register, overwrite, as_json):
+    """Generate images, or edit one (--image, --mask); each is watermarked, signed (C2PA),
+    registered in the manifest store, then written atomically. A store that cannot be used is
+    a warning: the images are kept."""
     import secrets
     import warnings
 
@@ -60,11 +73,14 @@ def generate_command(prompt, model, num_images, steps, seed, guidance, height, w
         identity.signer(tsa_url=tsa_url)
     pipe = TrustedPipeline.from_pretrained(model, record_prompt=record_prompt, identity=identity,
                                            tsa_url=tsa_url, register=not no_register,
-                                           store=store_url or settings().store_url)
+                                           store=store_url or settings().store_url,
+                                           device=device, progress_bar=not as_json)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RegistrationWarning)
         images = pipe(prompt, num_images=num_images, num_inference_steps=steps, seed=seed,
-                      guidance_scale=guidance, height=height, width=width, output_format=fmt)
+                      guidance_scale=guidance, height=height, width=width, output_format=fmt,
+                      image=source, mask_image=mask, strength=strength,
+                      control_image=control_image)
     for w in caught:  # the images are signed: write them, and say what was not done
         if issubclass(w.category, RegistrationWarning):
             echo(f"trustgen: warning: {w.message}", err=True)

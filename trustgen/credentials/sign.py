@@ -1,7 +1,8 @@
 """Manifests: what trustgen claims about a file, signed into it by c2pa.
 
 Two kinds of claim. ``sign_generated`` states that trustgen made the image with a named model
-(``c2pa.created``, trainedAlgorithmicMedia, the generation record). ``sign_image`` signs files
+(``c2pa.created``, trainedAlgorithmicMedia, the generation record); ``sign_edit`` that it
+edited a source image with one (the source as parent, ``c2pa.edited``). ``sign_image`` signs files
 trustgen did not make, in every format c2pa embeds manifests in (``media.signable_formats``:
 images, video, audio, PDF, office documents): a file that already carries credentials becomes
 the parent ingredient (``c2pa.opened``), anything else is ``c2pa.created`` with the source type
@@ -111,25 +112,75 @@ def sign_generated(
     thumbnail: bool = True,
     soft_bindings: Sequence[dict] = (),
     extra_actions: Sequence[dict] = (),
+    inputs: Sequence[IngredientSource] = (),
 ) -> bytes:
     """Sign an image trustgen generated; the hard binding covers the (watermarked) pixels.
 
     ``training_mining`` fills every ``cawg.training-mining`` entry (None leaves it out).
     ``soft_bindings`` are ``c2pa.soft-binding`` assertions and ``extra_actions`` actions after
     ``c2pa.created`` (``c2pa.watermarked``), both built by the caller (``generate.soft_bindings``).
+    ``inputs`` are ``inputTo`` ingredients (a ControlNet's control image).
     """
     mime = _mime(fmt)
-    agent = _software_agent()
-    agent["org.trustgen.model"] = provenance.model_id
     assertions = [
         _actions([{
             "action": "c2pa.created",
             "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
-            "softwareAgent": agent,
+            "softwareAgent": _model_agent(provenance),
         }, *extra_actions]),
-        {"label": "org.trustgen.generation", "data": provenance.to_dict()},
+        *_generation_assertions(provenance, training_mining),
         *soft_bindings,
     ]
+    title = f"{provenance.content_id}{lookup(mime).extension}"
+    return _sign(_definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail,
+                 ingredients=[IngredientSource(*i)._replace(relationship="inputTo") for i in inputs])
+
+
+def sign_edit(
+    data: bytes,
+    fmt: str,
+    provenance,
+    signer: SignerSpec,
+    *,
+    source: IngredientSource,
+    mask: IngredientSource | None = None,
+    source_type: str,
+    description: str,
+    region: Sequence[int] | None = None,
+    training_mining: str | None = "notAllowed",
+    thumbnail: bool = True,
+    soft_bindings: Sequence[dict] = (),
+    extra_actions: Sequence[dict] = (),
+) -> bytes:
+    """Sign an edit trustgen generated from ``source`` (img2img, inpainting, instruction
+    editing): the source is the parent ingredient (its own manifest kept), the mask an
+    ``inputTo`` ingredient, and ``c2pa.edited`` follows ``c2pa.opened`` with ``source_type``,
+    the model as software agent and ``region`` ((x, y, w, h) in the output's pixels) as the
+    region of interest of its change."""
+    edited = {"action": "c2pa.edited", "digitalSourceType": source_type_uri(source_type),
+              "softwareAgent": _model_agent(provenance), "description": description}
+    if region is not None:
+        x, y, w, h = (int(v) for v in region)
+        edited["changes"] = [{"region": [{"type": "spatial", "shape": {
+            "type": "rectangle", "unit": "pixel", "origin": {"x": x, "y": y}, "width": w, "height": h,
+        }}], "description": "generated region"}]
+    mime = _mime(fmt)
+    return sign_image(
+        data, fmt, signer, parent=source._replace(relationship="parentOf"),
+        ingredients=[mask._replace(relationship="inputTo")] if mask is not None else (),
+        title=f"{provenance.content_id}{lookup(mime).extension}", thumbnail=thumbnail,
+        extra_assertions=_generation_assertions(provenance, training_mining),
+        soft_bindings=soft_bindings, extra_actions=[edited, *extra_actions],
+    )
+
+
+def _model_agent(provenance) -> dict:
+    return {**_software_agent(), "org.trustgen.model": provenance.model_id}
+
+
+def _generation_assertions(provenance, training_mining: str | None) -> list[dict]:
+    """trustgen's generation record, and ``cawg.training-mining`` unless ``training_mining`` is None."""
+    assertions = [{"label": "org.trustgen.generation", "data": provenance.to_dict()}]
     if training_mining is not None:
         if training_mining not in TRAINING_MINING:
             raise InputError(f"training_mining must be one of {TRAINING_MINING}, not {training_mining!r}")
@@ -137,8 +188,7 @@ def sign_generated(
             "label": "cawg.training-mining",
             "data": {"entries": {k: {"use": training_mining} for k in _TRAINING_ENTRIES}},
         })
-    title = f"{provenance.content_id}{lookup(mime).extension}"
-    return _sign(_definition(title, mime, assertions), data, mime, signer, thumbnail=thumbnail)
+    return assertions
 
 
 def sign_image(
@@ -156,6 +206,7 @@ def sign_image(
     definition: "ManifestDefinition | None" = None,
     soft_bindings: Sequence[dict] = (),
     extra_actions: Sequence[dict] = (),
+    extra_assertions: Sequence[dict] = (),
 ) -> bytes:
     """Sign a file trustgen did not generate; returns the signed file's bytes.
 
@@ -167,7 +218,8 @@ def sign_image(
 
     ``definition`` adds a manifest definition's assertions and actions (after trustgen's
     ``c2pa.created``, which it may supply itself), ingredients, title and claim generator.
-    ``soft_bindings`` and ``extra_actions``: as for ``sign_generated``.
+    ``soft_bindings`` and ``extra_actions``: as for ``sign_generated``; ``extra_assertions``
+    are added as they are (``sign_edit``'s generation record).
     """
     fmt = fmt or sniff_format(data)
     mime = _mime(fmt, path=path)
@@ -222,7 +274,7 @@ def sign_image(
     edits += [dict(a) for a in extra_actions]
     listed = ([first] if first else []) + declared + ([] if parents else edits)
     assertions = (([_actions(listed)] if listed else []) + list(definition.assertions if definition else ())
-                  + list(soft_bindings))
+                  + list(extra_assertions) + list(soft_bindings))
     return _sign(
         _definition(title, mime, assertions, definition), data, mime, signer, thumbnail=thumbnail,
         parent=parents[0] if parents else None, ingredients=ingredients, edits=edits if parents else (),
