@@ -20,6 +20,9 @@ from .errors import InputError
 LABEL = "c2pa.soft-binding"
 #: trustgen's watermark as a soft-binding algorithm (reverse-domain form; not on the C2PA list).
 WATERMARK_ALG = "org.trustgen.watermark.1"
+#: trustgen's latent watermark (``watermark.latent``: marked initial latents, read by inverting
+#: the model); the value is the same content id, so both marks name one manifest.
+LATENT_ALG = "org.trustgen.latent.1"
 #: The action that records that a watermark was embedded for a soft binding.
 WATERMARKED_ACTION = "c2pa.watermarked"
 #: Every algorithm trustgen reads and resolves, by kind (``/services/supportedAlgorithms``).
@@ -102,6 +105,13 @@ def assertion(binding: SoftBinding) -> dict:
 def watermark_binding(content_id_: str, *, key: str, scheme: str) -> SoftBinding:
     """The watermark soft binding: ``key`` is the key label (``watermark.key_label``)."""
     return SoftBinding(WATERMARK_ALG, watermark_value(content_id_), {"key": key, "scheme": scheme})
+
+
+def latent_binding(content_id_: str, *, key: str) -> SoftBinding:
+    """The latent watermark's soft binding: ``key`` is the key label (``watermark.key_label``).
+    Not in ``SUPPORTED``: reading it takes the model and the key, which the resolution API
+    does not have."""
+    return SoftBinding(LATENT_ALG, watermark_value(content_id_), {"key": key})
 
 
 def fingerprint_binding(print_: "fp.Fingerprint") -> SoftBinding:

@@ -68,9 +68,13 @@ def embed_command(src, out, content_id, scheme, key_file, overwrite):
 @click.option("--scheme", "schemes", multiple=True, help="Read only this scheme (repeatable).")
 @click.option("--key-file", "key_files", multiple=True, type=click.Path(dir_okay=False),
               help="Also try this watermark key (repeatable).")
+@click.option("--latent", is_flag=True,
+              help="Also read the latent watermark by inverting --model (seconds per image).")
+@click.option("--model", type=click.Path(file_okay=False), default=None,
+              help="Diffusers model folder to invert for --latent (default: the embedded model).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
-def detect_command(ctx, files, schemes, key_files, as_json):
+def detect_command(ctx, files, schemes, key_files, latent, model, as_json):
     """Read the watermark in each FILE. Exit 0 when every file was read, 2 if one could not be."""
     from .. import watermark
     from ..media import decode_image, read_file
@@ -80,11 +84,21 @@ def detect_command(ctx, files, schemes, key_files, as_json):
     own = _identity_key()
     if own:
         keys.append(own)
+    if model is not None and not latent:
+        raise InputError("--model is the model to invert for --latent; add --latent")
+    if latent:
+        from ..generate import default_model_path
+        from ..watermark import inversion
+
+        model = str(model or default_model_path())
+        inversion.load(model)  # a folder that is no invertible model: exit 2 before any file
     rows, failed = [], False
     for path in files:
         try:
             image = decode_image(read_file(path), path=path)
             ev = watermark.detect(image, keys=keys, schemes=schemes or None)
+            if latent:
+                ev = ev.with_latent(watermark.detect_latent(image, model, keys=keys))
         except Exception as err:  # noqa: BLE001 - one file's failure is its own error line
             error_line(str(file_error(err, path, "watermark detection")))
             failed = True
@@ -93,8 +107,14 @@ def detect_command(ctx, files, schemes, key_files, as_json):
             json_line({"path": path, **ev.to_dict()})
         else:
             found = "yes" if ev.detected else "no" if ev.schemes_checked else "too small"
-            rows.append((path, found, ev.scheme, ev.content_id,
-                         None if ev.p_value is None else f"{ev.p_value:.2e}", ev.bit_errors))
+            row = (path, found, ev.scheme, ev.content_id,
+                   None if ev.p_value is None else f"{ev.p_value:.2e}", ev.bit_errors)
+            if latent:
+                lat = ev.latent
+                row += ("yes" if lat.detected else "no", lat.content_id, f"{lat.p_value:.2e}",
+                        None if lat.ids_agree is None else "yes" if lat.ids_agree else "NO")
+            rows.append(row)
     if rows:
-        table(rows, ("file", "watermark", "scheme", "content id", "p-value", "bit errors"))
+        table(rows, ("file", "watermark", "scheme", "content id", "p-value", "bit errors")
+              + (("latent", "latent id", "latent p-value", "ids agree") if latent else ()))
     ctx.exit(2 if failed else 0)

@@ -15,9 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import WatermarkError
-from ..evidence import PublicWatermark, WatermarkEvidence, WatermarkReading
+from ..evidence import LatentWatermark, PublicWatermark, WatermarkEvidence, WatermarkReading
 from .payload import (FALSE_ALARM, PUBLIC_KEY, check_keys, format_content_id, issuer_id,
                       new_content_id, parse_content_id, read_key_file)
+from .latent import can_invert, marked_noise
 from .public import PublicReading
 from .registry import (WatermarkScheme, check_schemes, get_scheme, list_schemes,
                        register_scheme)
@@ -27,8 +28,8 @@ from . import tiled, dwtdct, rivagan, sdxl  # noqa: F401, I001
 
 __all__ = [
     "DEFAULT_SCHEME", "DETECT_SCHEMES", "FALSE_ALARM", "MARK_SIDE", "MIN_SIDE", "PUBLIC_KEY",
-    "SCHEMES", "PublicReading", "WatermarkScheme", "check_keys", "check_schemes", "detect",
-    "detect_public", "embed", "get_scheme", "issuer_id", "key_label", "list_schemes",
+    "SCHEMES", "PublicReading", "WatermarkScheme", "can_invert", "check_keys", "check_schemes",
+    "detect", "detect_latent", "detect_public", "marked_noise", "embed", "get_scheme", "issuer_id", "key_label", "list_schemes",
     "marking_size", "new_content_id", "read_key_file", "register_scheme",
 ]
 
@@ -188,6 +189,24 @@ def detect(image, *, key: bytes | None = None, keys: Sequence[bytes] = (),
     issuer = layer.content_id if present else None
     held = issuer is not None and issuer in {issuer_id(k) for k in all_keys}
     return dataclasses.replace(evidence, public=PublicWatermark(present, layer.p_value, issuer, held))
+
+
+def detect_latent(image, model, key: bytes | None = None, *, keys: Sequence[bytes] = (),
+                  max_p_value: float = FALSE_ALARM) -> LatentWatermark:
+    """The latent watermark (``latent.py``: keyed initial noise) of ``image`` under ``key`` and
+    ``keys`` (plus the public key), read by inverting ``model``: a diffusers folder, a loaded
+    pipeline (``can_invert``), or a list of them. Its p-value is multiplied by every key,
+    registration and model tried (``latent.read_image``). Costs seconds per image on a CPU,
+    plus a calibration once per model and process (``inversion.calibration``)."""
+    from . import latent
+
+    own = () if key is None else check_keys([key])
+    all_keys = tuple(dict.fromkeys(own + check_keys(keys) + (PUBLIC_KEY,)))
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    p, cid, errors, best_key, name, tries = latent.read_image(
+        _split(image)[0], models, all_keys, marking_size, max_p_value)
+    return LatentWatermark(False, name, min(1.0, p * tries), bit_errors=errors, candidate_id=cid,
+                           candidate_key=key_label(best_key)).judged(max_p_value)
 
 
 def detect_public(image, *, max_p_value: float = FALSE_ALARM) -> PublicReading:
