@@ -27,6 +27,7 @@ LAYERS = {
     "softbinding": {"errors", "fingerprint"},
     "store": {"errors", "evidence", "media", "credentials", "fingerprint", "softbinding", "watermark"},
     "recovery": {"errors", "media", "fingerprint", "softbinding", "credentials", "store"},
+    "pipelines": {"errors"},
     "service": {"errors", "evidence", "media", "policy", "verify", "report", "credentials", "_version",
                 "store"},
 }

@@ -21,11 +21,12 @@ from importlib.resources import files
 from typing import Any
 
 #: Version of the JSON form of a verdict (``verify --json``, JSONL reports, the service).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Versions ``Verdict.from_dict`` reads: version 2 only added fields (the ingredient tree,
-#: located failures, the detailed manifest) and version 3 the ``recovered`` look-up, so older
-#: records read with their defaults.
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+#: located failures, the detailed manifest), version 3 the ``recovered`` look-up and version 4
+#: AI edits with their regions, the latent watermark and the detector's most synthetic region,
+#: so older records read with their defaults.
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 
 #: C2PA states, from best to worst news about the credentials themselves.
 C2PA_STATES = ("trusted", "valid", "invalid", "absent", "remote", "error")
@@ -39,6 +40,19 @@ AI_SOURCE_TYPES = frozenset(
         "algorithmicMedia",
         "compositeSynthetic",
     )
+)
+#: The AI source types that say only parts of the image were generated (an inpainted region);
+#: the others say the whole image was.
+AI_COMPOSITE_SOURCE_TYPES = frozenset(
+    "http://cv.iptc.org/newscodes/digitalsourcetype/" + name
+    for name in ("compositeWithTrainedAlgorithmicMedia", "compositeSynthetic")
+)
+#: IPTC digital source types that declare a photograph: a camera's capture, a scan of film or
+#: a print, or captures combined (HDR, panorama).
+CAPTURE_SOURCE_TYPES = frozenset(
+    "http://cv.iptc.org/newscodes/digitalsourcetype/" + name
+    for name in ("digitalCapture", "computationalCapture", "compositeCapture", "negativeFilm",
+                 "positiveFilm", "print")
 )
 
 
@@ -129,6 +143,18 @@ class Provenance(_Record):
     prompt: str | None = None
     created: str = ""
     generator: str = ""
+    # what the pipeline did (``pipelines.TASKS``; None in records older than the field) and,
+    # for an edit, what it started from
+    task: str | None = None
+    source_sha256: str | None = None  # the source file's bytes as given
+    mask_sha256: str | None = None  # the mask file's bytes as given (inpainting)
+    control_sha256: str | None = None  # a ControlNet's control image file's bytes as given
+    strength: float | None = None
+    # {"x", "y", "width", "height"}: the generated region in output pixels, as the edit action's
+    # rectangle (not an array: c2pa 0.38 stores an array of numbers under 256 as a byte string)
+    region: dict[str, int] | None = None
+    adapters: tuple[dict[str, Any], ...] = ()  # {"name", "kind", "sha256"}: LoRA, ControlNet
+    latent_watermark: bool = False  # the initial latents carry the content id
 
 
 @dataclass(frozen=True)
@@ -144,6 +170,8 @@ class Ingredient(_Record):
     manifest_label: str | None = None
     signer: str | None = None  # the common name of its manifest's signer
     ingredients: tuple["Ingredient", ...] = ()
+    #: The AI edits its own manifest declares, regions in its own pixels (not cut to them).
+    ai_edits: tuple["AIEdit", ...] = ()
 
     def walk(self, path: tuple["Ingredient", ...] = ()):
         """``(ancestors, ingredient)`` for this ingredient and every one beneath it, depth first."""
@@ -163,6 +191,45 @@ class Failure(_Record):
     ingredient: str | None = None
     identity: str | None = None  # who an identity assertion names (its credential's subject)
     explanation: str | None = None
+
+
+@dataclass(frozen=True)
+class Region(_Record):
+    """A region of interest an edit action declares, as its bounding box in the file's pixels
+    (a circle's or polygon's box; a box given in percent converted). ``clipped``: the declared
+    region reached outside the image and was cut to it (a box left 0 wide lies wholly outside).
+    ``unit`` stays ``percent`` only when the image's size could not be read to convert it."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    shape: str = "rectangle"
+    unit: str = "pixel"
+    clipped: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.width <= 0 or self.height <= 0
+
+
+@dataclass(frozen=True)
+class AIEdit(_Record):
+    """An action other than a manifest's opening one (``c2pa.created``/``c2pa.opened``) that
+    declares an AI source type: an inpainting (a composite, with the ``regions`` it generated)
+    or a regeneration of the whole image (img2img, instruction editing). ``model``: the model its software agent names
+    (``org.trustgen.model``); ``software``: the agent's name and version."""
+
+    action: str
+    digital_source_type: str
+    model: str | None = None
+    software: str | None = None
+    description: str | None = None
+    regions: tuple[Region, ...] = ()
+
+    @property
+    def composite(self) -> bool:
+        return self.digital_source_type in AI_COMPOSITE_SOURCE_TYPES
 
 
 @dataclass(frozen=True)
@@ -189,6 +256,7 @@ class ManifestEvidence(_Record):
     reason: str | None = None
     trustgen: dict[str, Any] | None = None
     failures: tuple[Failure, ...] = ()  # where each of ``codes`` points
+    ai_edits: tuple[AIEdit, ...] = ()  # edits that declare AI, in the order of the actions
 
     def __post_init__(self) -> None:
         if self.state not in C2PA_STATES:
@@ -233,16 +301,55 @@ class WatermarkEvidence(_Record):
     candidate: "WatermarkReading | None" = None
     #: The key-less public layer of a trustgen mark, read when no held key decoded one.
     public: "PublicWatermark | None" = None
+    #: The latent watermark, read by inverting a model the policy names (None: not read).
+    latent: "LatentWatermark | None" = None
 
     def judged(self, max_p_value: float) -> "WatermarkEvidence":
         """This search judged at another bound (a policy's ``max_p_value``)."""
         best = self.candidate
         if best is None or not is_watermarked(self.p_value, max_p_value):
-            return dataclasses.replace(self, detected=False, scheme=None, content_id=None,
-                                       key=None, max_p_value=max_p_value)
-        return dataclasses.replace(self, detected=True, scheme=best.scheme,
-                                   content_id=best.content_id, key=best.key,
-                                   max_p_value=max_p_value)
+            judged = dataclasses.replace(self, detected=False, scheme=None, content_id=None,
+                                         key=None, max_p_value=max_p_value)
+        else:
+            judged = dataclasses.replace(self, detected=True, scheme=best.scheme,
+                                         content_id=best.content_id, key=best.key,
+                                         max_p_value=max_p_value)
+        return judged.with_latent(self.latent and self.latent.judged(max_p_value))
+
+    def with_latent(self, latent: "LatentWatermark | None") -> "WatermarkEvidence":
+        """This search with the latent mark's reading; ``ids_agree`` compares the two marks'
+        content ids when both were detected."""
+        if latent is not None:
+            both = self.detected and latent.detected
+            latent = dataclasses.replace(
+                latent, ids_agree=(self.content_id == latent.content_id) if both else None)
+        return dataclasses.replace(self, latent=latent)
+
+
+@dataclass(frozen=True)
+class LatentWatermark(_Record):
+    """The latent watermark (keyed initial latents carrying the content id), read by inverting
+    ``model``: judged like the post-hoc mark (``p_value`` multiplied by every key and
+    registration tried; ``content_id`` and ``key`` given when it passed ``max_p_value``;
+    ``candidate_id`` is what decoded, found or not). ``ids_agree``: both marks were detected and
+    name the same content id (None when they were not both detected)."""
+
+    detected: bool
+    model: str
+    p_value: float | None = None
+    content_id: str | None = None
+    key: str | None = None
+    bit_errors: int | None = None
+    candidate_id: str | None = None
+    candidate_key: str | None = None
+    max_p_value: float | None = None
+    ids_agree: bool | None = None
+
+    def judged(self, max_p_value: float) -> "LatentWatermark":
+        ok = is_watermarked(self.p_value, max_p_value)
+        return dataclasses.replace(self, detected=ok, max_p_value=max_p_value,
+                                   content_id=self.candidate_id if ok else None,
+                                   key=self.candidate_key if ok else None)
 
 
 @dataclass(frozen=True)
@@ -270,9 +377,15 @@ class WatermarkReading(_Record):
 
 @dataclass(frozen=True)
 class DetectorEvidence(_Record):
+    """The detector's score for the whole image and, where it scored crops, its most synthetic
+    crop: that crop's probability under the same calibration (a maximum over crops, so it runs
+    higher than the whole-image score on real photos too) and box (x, y, w, h) in pixels."""
+
     probability: float
     threshold: float
     model: str
+    region_probability: float | None = None
+    region_box: tuple[int, ...] | None = None
 
     @property
     def synthetic(self) -> bool:

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Mapping
 
 from .errors import PolicyError, TrustgenError
 from .evidence import (
-    AI_SOURCE_TYPES, Evidence, Failure, ManifestEvidence, Reason, RecoveryEvidence, Verdict,
-    is_watermarked,
+    AI_COMPOSITE_SOURCE_TYPES, AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, Evidence, Failure, Ingredient,
+    ManifestEvidence, Reason, RecoveryEvidence, Verdict, is_watermarked,
 )
-from .labels import LABELS, failure_text, inside, reason
+from .labels import (
+    EDIT_WORDS, LABELS, agent_text, failure_text, inside, reason, region_text, regions_text,
+)
 
 if TYPE_CHECKING:
     from .credentials.trust import TrustConfig
@@ -39,7 +41,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "trust": {"anchors": _LIST, "ekus": _LIST, "local_identity": _BOOL, "allow_remote": _BOOL,
               "ocsp": _BOOL},
     "watermark": {"enabled": _BOOL, "schemes": _LIST, "key_files": _LIST,
-                  "local_identity_key": _BOOL, "max_p_value": _NUMBER},
+                  "local_identity_key": _BOOL, "max_p_value": _NUMBER, "latent_models": _LIST},
     "detector": {"enabled": _BOOL, "threshold": _NUMBER, "target_fpr": _NUMBER},
     "store": {"enabled": _BOOL, "url": _STR, "resolvers": _LIST, "timeout": _NUMBER,
               "require_both_bindings": _BOOL},
@@ -67,6 +69,8 @@ class Gather:
     watermark_schemes: tuple[str, ...] | None = None  # None: the schemes read by default
     watermark_keys: tuple[bytes, ...] = field(default=(), repr=False)  # from key_files
     watermark_local_key: bool = True
+    #: Model folders to invert for the latent watermark (seconds per image each; off when empty).
+    latent_models: tuple[str, ...] = ()
     detector: bool = True
     #: Look files without usable embedded credentials up in manifest stores: the local store
     #: (or the caller's), ``store_url`` and the remote ``resolvers`` (each request ``timeout`` s).
@@ -272,6 +276,16 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
     timeout = fraction("store", "timeout", store, upper=MAX_RESOLVER_TIMEOUT)
     schemes = strings("watermark", "schemes", wm)
     key_files = paths("watermark", "key_files", wm)
+    latent_models = []
+    for entry in strings("watermark", "latent_models", wm):
+        folder = Path(entry).expanduser()
+        if not folder.is_absolute():
+            if base is None:
+                raise fail("watermark", "latent_models", f"relative path {entry!r} in a shipped policy")
+            folder = base / folder
+        if not (folder / "model_index.json").is_file():
+            raise fail("watermark", "latent_models", f"not a diffusers model folder: {folder}")
+        latent_models.append(folder)
 
     gather = Gather(
         trust=dataclasses.replace(trust_config, eku_oids=ekus or None, ocsp=trust.get("ocsp", False)),
@@ -282,6 +296,7 @@ def _parse(text: str, source: str, base: Path | None) -> Policy:
         watermark_keys=checked("watermark", "key_files", lambda: tuple(
             watermark.read_key_file(f) for f in key_files)),
         watermark_local_key=wm.get("local_identity_key", True),
+        latent_models=tuple(str(m) for m in latent_models),
         detector=det.get("enabled", True),
         store=store.get("enabled", True),
         store_url=store.get("url"),
@@ -408,11 +423,13 @@ def classify(evidence: Evidence, *, no_pixels: str | None = None,
     if m is not None and m.state == "trusted":
         reasons.append(reason("c2pa.trusted", signer=_signer(m)))
         mismatch = _content_id_check(m, wm)
-        if m.declares_ai:
-            reasons.append(reason("c2pa.declares-ai", source_type=_short(m.digital_source_type)))
+        if m.declares_ai or m.ai_edits:
+            edited_capture, edits = _ai_edit_reasons(m)
+            reasons += edits or [reason("c2pa.declares-ai", source_type=_short(m.digital_source_type))]
             reasons += _watermark_reasons(wm, only_found=True)
             reasons += _detector_reasons(det, no_pixels)
-            return "trusted-ai", reasons + _ingredient_flags(m) + mismatch
+            label = "ai-edited-capture" if edited_capture else "trusted-ai"
+            return label, reasons + _ingredient_flags(m) + mismatch
         reasons.append(reason("c2pa.declares-capture", declared=_declared(m)))
         flags = _ingredient_flags(m)
         if found:
@@ -447,7 +464,8 @@ def classify(evidence: Evidence, *, no_pixels: str | None = None,
         reasons += _watermark_reasons(wm, only_found=True)
         reasons += _detector_reasons(det, no_pixels)
         if m.state == "valid":
-            return ("untrusted-ai" if m.declares_ai or found else "credentials-untrusted"), reasons
+            return ("untrusted-ai" if m.declares_ai or m.ai_edits or found
+                    else "credentials-untrusted"), reasons
         if m.state == "remote":
             return ("ai-watermark" if found else "credentials-remote"), reasons
         return "credentials-invalid", reasons
@@ -580,6 +598,95 @@ def _ingredient_flags(m: ManifestEvidence) -> list[Reason]:
             out.append(reason("ingredient.declares-ai", title=title, inside=where,
                               source_type=_short(ing.digital_source_type)))
     return out
+
+
+#: Source types a photograph keeps through an edit (besides none declared): human edits,
+#: enhancement, and AI in parts only; any other (a whole image generated, a digital creation, a
+#: screenshot) ends the chain back to a capture.
+_PHOTO_EDIT_SOURCE_TYPES = AI_COMPOSITE_SOURCE_TYPES | {
+    "http://cv.iptc.org/newscodes/digitalsourcetype/" + name
+    for name in ("minorHumanEdits", "humanEdits", "algorithmicallyEnhanced")
+}
+
+
+def _ai_edit_reasons(m: ManifestEvidence) -> tuple[bool, list[Reason]]:
+    """Whether trusted credentials ``m`` declare an AI-edited capture (every AI edit in parts
+    only, and the source a trusted capture), and the reasons that say what was edited, by
+    what, and from which source; no reasons when ``m`` declares no AI edit."""
+    # the first source type declared is the opening action's when no AI edit declares it
+    declared_first = m.digital_source_type not in {e.digital_source_type for e in m.ai_edits}
+    if not m.ai_edits or (declared_first and m.declares_ai):  # AI-made from the start: no edit
+        return False, []
+    capture, source, earlier = _capture(m)
+    whole = [e for e in m.ai_edits if not e.composite]
+    out = []
+    if whole and (capture or _parent(m.ingredients)):
+        edit = whole[0]
+        out.append(reason("c2pa.ai-regenerated", source_type=_short(edit.digital_source_type),
+                          agent=agent_text(edit), source=source))
+    elif whole:  # regenerated from nothing recorded: plain AI generation
+        out.append(reason("c2pa.declares-ai", source_type=_short(whole[0].digital_source_type)))
+    else:
+        for edit in m.ai_edits:
+            if capture:
+                out.append(reason("c2pa.ai-edited-capture", capture=capture,
+                                  regions=regions_text(edit.regions), agent=agent_text(edit)))
+            else:
+                out.append(reason("c2pa.ai-edit", source_type=_short(edit.digital_source_type),
+                                  regions=regions_text(edit.regions), agent=agent_text(edit),
+                                  source=source))
+    for edit in m.ai_edits:
+        for region in edit.regions:
+            if region.empty:
+                out.append(reason("c2pa.region-outside"))
+            elif region.clipped:
+                out.append(reason("c2pa.region-clipped", region=region_text(region)))
+    if capture and not whole:
+        for where, edit in earlier:
+            out.append(reason("c2pa.earlier-ai-edit", regions=regions_text(edit.regions),
+                              agent=agent_text(edit), **where))
+    return bool(capture) and not whole, out
+
+
+def _capture(m: ManifestEvidence) -> tuple[str | None, str, list]:
+    """Who signed the trusted capture that ``m``'s chain of parents leads back to (None: it
+    leads to none), the words for the source image, for the reasons, and the AI edits the
+    links before the capture declare (``(where, edit)``).
+
+    A capture its own opening action declares is its signer's. Otherwise each parent, from the
+    nearest, must carry credentials that validate under this trust (no failure codes) and
+    declare a capture, or an edit a photograph stays one through (``_PHOTO_EDIT_SOURCE_TYPES``)
+    with a parent of its own."""
+    if m.digital_source_type in CAPTURE_SOURCE_TYPES:
+        who = (m.signer and (m.signer.common_name or m.signer.organization)) or "an unnamed signer"
+        return who, EDIT_WORDS["capture"].format(title="this image", signer=who), []
+    path, earlier, node = [], [], _parent(m.ingredients)
+    if node is None:
+        return None, EDIT_WORDS["no-source"], []
+    first = node
+    while node is not None:
+        where = {"title": node.title or "untitled", "inside": inside(a.title or "untitled" for a in path)}
+        if not node.has_manifest:
+            return None, EDIT_WORDS["no-credentials"].format(**where), []
+        if node.codes:
+            return None, EDIT_WORDS["fails"].format(**where), []
+        earlier += [(where, edit) for edit in node.ai_edits]
+        declared = node.digital_source_type
+        if declared in CAPTURE_SOURCE_TYPES:
+            who = node.signer or "an unnamed signer"
+            return who, EDIT_WORDS["capture"].format(title=first.title or "untitled", signer=who), earlier
+        if declared is not None and declared not in _PHOTO_EDIT_SOURCE_TYPES:
+            return None, EDIT_WORDS["not-capture"].format(declared=_short(declared), **where), []
+        path.append(node)
+        node = _parent(node.ingredients)
+    last = path[-1]
+    return None, EDIT_WORDS["not-capture"].format(
+        declared="no source type", title=last.title or "untitled",
+        inside=inside(a.title or "untitled" for a in path[:-1])), []
+
+
+def _parent(ingredients) -> Ingredient | None:
+    return next((i for i in ingredients if i.relationship == "parentOf"), None)
 
 
 def _watermark_reasons(wm, *, only_found: bool = False) -> list[Reason]:

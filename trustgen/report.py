@@ -10,7 +10,8 @@ hostile file name, signer or reason is shown as text; it is self-contained
 verification run and still open years later without a network. Each row shows trustgen's
 rendering of the file beside the claim thumbnail its credentials carry (the only picture of a
 PDF, a sound or a video), badges coloured by the action the policy takes, and the ingredient
-tree as a tree. ``render_html(..., media={name: bytes})`` renders files that exist only in
+tree as a tree; an AI edit's declared regions are drawn over the file's preview, beside the
+thumbnail of the source it was made from. ``render_html(..., media={name: bytes})`` renders files that exist only in
 memory (an upload) without reading the disk.
 """
 
@@ -35,7 +36,7 @@ from ._version import __version__
 from .credentials.thumbnails import ingredient_key, manifest_thumbnails
 from .display import csv_cell, safe_value
 from .evidence import Ingredient, Signer, Verdict
-from .labels import LABELS, Label, failure_text
+from .labels import LABELS, Label, agent_text, edit_text, failure_text, regions_text
 from .media import decode_image, format_for_path, lookup, read_file, sniff_format
 from .policy import Policy
 
@@ -47,6 +48,7 @@ CSV_COLUMNS = (
 )
 THUMBNAIL_SIDE = 96
 INGREDIENT_THUMBNAIL_SIDE = 40
+SOURCE_THUMBNAIL_SIDE = 56
 #: Ingredients nested deeper than this are counted, not drawn (a hostile manifest can nest far).
 MAX_TREE_DEPTH = 12
 #: Folders listed in the header of a report over several; the rest are counted.
@@ -88,18 +90,25 @@ def thumbnail_uri(path: str | None, data: bytes | None = None, *, side: int = TH
     """A small JPEG of an image (``data``, else the file at ``path``) as a data URI, or None if
     it cannot be read or decoded, whatever the decoder raised: the file's row says why (its
     verdict met the same decoder)."""
+    made = _thumbnail(path, data, side)
+    return made and made[0]
+
+
+def _thumbnail(path: str | None, data: bytes | None, side: int):
+    """``thumbnail_uri``'s data URI with the thumbnail's and the image's own (width, height)."""
     try:
         if data is None:
             if not path:
                 return None
             data = read_file(path)
         image = decode_image(data, path=path, rgb=True)
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:  # noqa: BLE001 - see thumbnail_uri
         return None
+    size = image.size
     image.thumbnail((side, side))
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(), image.size, size
 
 
 @dataclass
@@ -112,6 +121,11 @@ class Previews:
     active: str | None = None
     ingredients: dict[str, str] = field(default_factory=dict)
     recovered: str | None = None  # the claim thumbnail of credentials recovered from a store
+    #: The file preview's (width, height) in CSS pixels, and the regions its AI edits declare,
+    #: as ``{"left", "top", "width", "height", "text"}`` in percent of the image, to draw on it.
+    file_size: tuple[int, int] | None = None
+    regions: list[dict] = field(default_factory=list)
+    source: str | None = None  # an AI edit's source image: its parent ingredient's thumbnail
 
 
 def previews(verdict: Verdict, data: bytes | None = None) -> Previews:
@@ -124,8 +138,12 @@ def previews(verdict: Verdict, data: bytes | None = None) -> Previews:
             data = None
     if data is None:
         return Previews()
-    found = Previews(file=thumbnail_uri(path, data), recovered=_recovered_thumbnail(verdict))
+    found = Previews(recovered=_recovered_thumbnail(verdict))
     c2pa = verdict.evidence.c2pa
+    made = _thumbnail(path, data, THUMBNAIL_SIDE)
+    if made is not None:
+        found.file, found.file_size, size = made
+        found.regions = _overlays(c2pa, size)
     if c2pa is not None and c2pa.state not in _READ_STATES:
         return found
     try:
@@ -145,7 +163,37 @@ def previews(verdict: Verdict, data: bytes | None = None) -> Previews:
             uri = thumbnail_uri(path, thumbs[key][1], side=INGREDIENT_THUMBNAIL_SIDE)
             if uri:
                 found.ingredients[key] = uri
+    source = _source_key(c2pa, thumbs.active) if c2pa and c2pa.ai_edits else None
+    if source in thumbs:
+        found.source = thumbnail_uri(path, thumbs[source][1], side=SOURCE_THUMBNAIL_SIDE)
     return found
+
+
+def _overlays(c2pa, size: tuple[int, int]) -> list[dict]:
+    """The regions the AI edits of ``c2pa`` declare, in percent of an image of ``size``, to draw
+    over its preview (wholly outside ones are not drawn; their reason says so). A region left in
+    percent had an image Pillow could not read, so it has no preview to draw on."""
+    if c2pa is None or not size[0] or not size[1]:
+        return []
+    width, height = size
+    out = []
+    for edit in c2pa.ai_edits:
+        for r in edit.regions:
+            if r.empty or r.unit != "pixel":
+                continue
+            left, top = min(max(r.x / width, 0.0), 1.0), min(max(r.y / height, 0.0), 1.0)
+            out.append({"left": round(100 * left, 3), "top": round(100 * top, 3),
+                        "width": round(100 * min(r.width / width, 1.0 - left), 3),
+                        "height": round(100 * min(r.height / height, 1.0 - top), 3),
+                        "text": f"AI-generated {regions_text((r,))} by {agent_text(edit)}"})
+    return out
+
+
+def _source_key(c2pa, active: str | None) -> str | None:
+    """The ``ingredient_key`` of the active manifest's parent ingredient (an edit's source)."""
+    titles = [i.title for i in c2pa.ingredients]
+    index = next((n for n, i in enumerate(c2pa.ingredients) if i.relationship == "parentOf"), None)
+    return None if index is None or not active else ingredient_key(active, titles, index)
 
 
 def _recovered_thumbnail(verdict: Verdict) -> str | None:
@@ -298,6 +346,7 @@ def _templates() -> jinja2.Environment:
     env.filters["signer"] = _signer_text
     env.filters["short"] = _short
     env.filters["failure"] = failure_text
+    env.filters["ai_edit"] = edit_text
     return env
 
 

@@ -237,14 +237,27 @@ class Verifier:
             return None
         from .watermark import detect
 
-        return detect(image, keys=self.watermark_keys, schemes=self.policy.gather.watermark_schemes,
-                      max_p_value=self.policy.judge.max_p_value, public=True)
+        found = detect(image, keys=self.watermark_keys, schemes=self.policy.gather.watermark_schemes,
+                       max_p_value=self.policy.judge.max_p_value, public=True)
+        models = self.policy.gather.latent_models
+        if not models:
+            return found
+        from .watermark import detect_latent
+
+        return found.with_latent(detect_latent(image, list(models), keys=self.watermark_keys,
+                                               max_p_value=self.policy.judge.max_p_value))
 
     def _detect(self, image) -> DetectorEvidence | None:
         if self.detector is None:
             return None
-        probability = float(self.detector.predict_proba([image])[0, 1])
-        return DetectorEvidence(probability, self.detector_threshold, str(self.detector.model_id))
+        regions = getattr(self.detector, "score_regions", None)
+        if regions is None:  # a detector that scores whole images only
+            probability = float(self.detector.predict_proba([image])[0, 1])
+            return DetectorEvidence(probability, self.detector_threshold,
+                                    str(self.detector.model_id))
+        probability, region, box = regions([image])[0]
+        return DetectorEvidence(probability, self.detector_threshold, str(self.detector.model_id),
+                                region_probability=region, region_box=tuple(box))
 
     # -- identity of this configuration --------------------------------------------------------
 
@@ -261,6 +274,7 @@ class Verifier:
             "stores": [*self.store_urls, *self.resolvers, self.policy.judge.require_both_bindings],
             "keys": [hashlib.sha256(k).hexdigest() for k in self.watermark_keys],
             "schemes": self.policy.gather.watermark_schemes,
+            "latent_models": list(self.policy.gather.latent_models),
             "detector": None if self.detector is None  # calibration changes with every retrain
             else [str(self.detector.model_id), self.detector_threshold,
                   getattr(self.detector, "calibration_", None)],

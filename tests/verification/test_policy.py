@@ -10,12 +10,14 @@ import dataclasses
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trustgen import labels
 from trustgen.errors import PolicyError
 from trustgen.evidence import (
-    DetectorEvidence, Evidence, Ingredient, ManifestEvidence, PublicWatermark, RecoveryEvidence,
-    Signer, WatermarkEvidence, WatermarkReading,
+    AIEdit, DetectorEvidence, Evidence, Ingredient, ManifestEvidence, PublicWatermark, RecoveryEvidence,
+    Region, Signer, WatermarkEvidence, WatermarkReading,
 )
 from trustgen.labels import LABELS, REASONS
 from trustgen.policy import MAX_P_VALUE_CEILING, Policy, classify, shipped_policies
@@ -26,6 +28,12 @@ SIGNER = Signer(common_name="Desk Camera", organization="Agency", issuer="Agency
 SYNTH = DetectorEvidence(probability=0.93, threshold=0.5, model="tiny-det")
 REAL = DetectorEvidence(probability=0.10, threshold=0.5, model="tiny-det")
 ABSENT = ManifestEvidence(state="absent")
+INPAINT = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+#: A trusted capture as the parent ingredient, and an inpainting of one region of it.
+CAPTURED = Ingredient("photo.jpg", "parentOf", has_manifest=True, digital_source_type=CAPTURE,
+                      signer="Desk Camera")
+INPAINTED = AIEdit("c2pa.edited", INPAINT, model="tests/tiny-inpaint",
+                   regions=(Region(30, 20, 60, 40),))
 
 
 def search(p_value: float, *, cid="0123456789ab", key="sha256:0011223344556677") -> WatermarkEvidence:
@@ -54,6 +62,9 @@ def recovered(source_type=AI, **kw) -> RecoveryEvidence:
 
 CASES = {
     "trusted-ai": ev(ManifestEvidence(state="trusted", signer=SIGNER, digital_source_type=AI), WM),
+    "ai-edited-capture": ev(ManifestEvidence(
+        state="trusted", signer=SIGNER, digital_source_type=INPAINT, actions=("c2pa.opened", "c2pa.edited"),
+        ingredients=(CAPTURED,), ai_edits=(INPAINTED,)), WM),
     "trusted-capture": ev(ManifestEvidence(
         state="trusted", signer=SIGNER, digital_source_type=CAPTURE, actions=("c2pa.created",))),
     "trusted-capture-flagged": ev(ManifestEvidence(
@@ -76,15 +87,15 @@ CASES = {
 }
 
 EXPECTED = {  # label -> action under each shipped policy
-    "default": dict(zip(LABELS, "pass pass warn fail warn warn warn warn warn fail warn warn warn "
+    "default": dict(zip(LABELS, "pass pass pass warn fail warn warn warn warn warn fail warn warn warn "
                                 "warn fail".split())),
     "newsroom": dict(zip(LABELS, (
-        "reject verified needs-review reject reject needs-review needs-review reject needs-review "
+        "reject reject verified needs-review reject reject needs-review needs-review reject needs-review "
         "reject reject needs-review needs-review needs-review reject").split())),
     "moderation": dict(zip(LABELS, (
-        "label-as-AI allow label-as-AI review label-as-AI allow allow label-as-AI allow review "
+        "label-as-AI label-as-AI allow label-as-AI review label-as-AI allow allow label-as-AI allow review "
         "label-as-AI review label-as-AI allow block").split())),
-    "strict": dict(zip(LABELS, "pass pass fail fail fail fail fail fail fail fail fail fail fail "
+    "strict": dict(zip(LABELS, "pass pass pass fail fail fail fail fail fail fail fail fail fail fail "
                                "fail fail".split())),
 }
 
@@ -416,3 +427,92 @@ def test_recovered_credentials_are_judged():
     label, reasons = classify(ev(watermark=WM, recovered=down))
     assert label == "ai-watermark"
     assert reasons[1].code == "store.not-consulted" and "cannot open" in reasons[1].text
+
+
+# --- AI edits of photographs (the files themselves: test_edits.py) ---------------------------------
+
+REGENERATED = AIEdit("c2pa.edited", AI, model="tests/tiny-img2img")
+
+
+def edited(*edits, ingredients=(CAPTURED,), state="trusted", source_type=INPAINT) -> Evidence:
+    return ev(ManifestEvidence(state=state, signer=SIGNER, digital_source_type=source_type,
+                               ingredients=ingredients, ai_edits=edits))
+
+
+def test_an_ai_edited_capture_needs_every_edit_partial():
+    label, reasons = classify(edited(INPAINTED, REGENERATED))
+    assert label == "trusted-ai"
+    assert codes(reasons)[:2] == ["c2pa.trusted", "c2pa.ai-regenerated"]
+    assert "'photo.jpg' (trusted capture by Desk Camera): it is not that picture" in reasons[1].text
+    # regenerated from no recorded source: plain declared AI generation
+    label, reasons = classify(edited(REGENERATED, ingredients=(), source_type=AI))
+    assert (label, codes(reasons)[1]) == ("trusted-ai", "c2pa.declares-ai")
+
+
+@pytest.mark.parametrize("between, label, said", [
+    ("humanEdits", "ai-edited-capture", "trusted capture by Desk Camera"),
+    (None, "ai-edited-capture", "trusted capture by Desk Camera"),
+    ("digitalCreation", "trusted-ai", "of 'retouched.jpg' declare digitalCreation, not a capture"),
+    ("trainedAlgorithmicMedia", "trusted-ai", "declare trainedAlgorithmicMedia, not a capture"),
+])
+def test_the_chain_back_to_the_capture(between, label, said):
+    """A photograph stays one through human edits; a digital creation or an image generated
+    whole in between ends the chain."""
+    middle = Ingredient("retouched.jpg", "parentOf", has_manifest=True, signer="Retoucher",
+                        digital_source_type=between and "http://cv.iptc.org/newscodes/digitalsourcetype/" + between,
+                        ingredients=(CAPTURED,))
+    got, reasons = classify(edited(INPAINTED, ingredients=(middle,)))
+    assert got == label and said in " ".join(r.text for r in reasons)
+
+
+def test_a_chain_that_ends_without_a_capture():
+    orphan = Ingredient("retouched.jpg", "parentOf", has_manifest=True, signer="Retoucher")
+    label, reasons = classify(edited(INPAINTED, ingredients=(orphan,)))
+    assert label == "trusted-ai"
+    assert "'retouched.jpg' declare no source type, not a capture." in reasons[1].text
+
+
+def test_an_image_ai_generated_from_the_start_is_not_an_edited_capture():
+    """The first action declares trainedAlgorithmicMedia; a later partial edit does not make it
+    a photograph, even with a capture recorded as its parent."""
+    label, reasons = classify(edited(INPAINTED, source_type=AI))
+    assert (label, codes(reasons)[1]) == ("trusted-ai", "c2pa.declares-ai")
+
+
+def test_an_untrusted_ai_edit_is_untrusted_ai_even_after_a_capture_action():
+    """A manifest whose first action declares a capture and a later one an AI edit."""
+    label, _ = classify(edited(INPAINTED, ingredients=(), state="valid", source_type=CAPTURE))
+    assert label == "untrusted-ai"
+    label, reasons = classify(edited(INPAINTED, ingredients=(), source_type=CAPTURE))
+    assert label == "ai-edited-capture" and "trusted capture by Desk Camera" in reasons[1].text
+
+
+_SOURCE_TYPES = st.none() | st.sampled_from([AI, CAPTURE, INPAINT] + [
+    "http://cv.iptc.org/newscodes/digitalsourcetype/" + n
+    for n in ("humanEdits", "digitalCreation", "screenCapture", "compositeSynthetic")])
+_EDITS = st.lists(st.builds(
+    AIEdit, st.just("c2pa.edited"), st.sampled_from([AI, INPAINT]), model=st.none() | st.text(max_size=8),
+    regions=st.lists(st.builds(Region, st.floats(0, 500), st.floats(0, 500), st.floats(0, 500),
+                               st.floats(0, 500), clipped=st.booleans()), max_size=3).map(tuple)),
+    max_size=3).map(tuple)
+_CHAINS = st.recursive(
+    st.just(()),
+    lambda inner: st.builds(lambda title, rel, codes, has, declared, edits, below: (Ingredient(
+        title, rel, codes, has_manifest=has, digital_source_type=declared, signer="S",
+        ingredients=below, ai_edits=edits),),
+        st.none() | st.text(max_size=6), st.sampled_from(["parentOf", "inputTo", "componentOf"]),
+        st.sampled_from([(), ("signingCredential.untrusted",)]), st.booleans(), _SOURCE_TYPES,
+        _EDITS, inner),
+    max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(state=st.sampled_from(["trusted", "valid"]), declared=_SOURCE_TYPES, edits=_EDITS,
+       chain=_CHAINS)
+def test_any_ai_edit_and_chain_gets_a_label_and_whole_sentences(state, declared, edits, chain):
+    label, reasons = classify(ev(ManifestEvidence(state=state, signer=SIGNER, digital_source_type=declared,
+                                                  ingredients=chain, ai_edits=edits)))
+    assert label in LABELS and all(r.code in REASONS and r.text.endswith(".") for r in reasons)
+    if label == "ai-edited-capture":  # only ever for trusted, partial AI edits back to a capture
+        assert state == "trusted" and edits and all(e.composite for e in edits)
+        assert declared not in (AI,)  # an image AI made from the start is no photograph

@@ -69,7 +69,7 @@ def test_a_version_1_record_still_reads(identity, verify_files):
                                   for ing in old["c2pa"]["ingredients"]]
     verdict = Verdict.from_dict(old)
     assert verdict.evidence.c2pa.ingredients[0].codes == ("assertion.dataHash.mismatch",)
-    assert verdict.to_dict()["schema_version"] == SCHEMA_VERSION == 3
+    assert verdict.to_dict()["schema_version"] == SCHEMA_VERSION == 4
 
 
 def test_detector_evidence_validates(identity, detector, verify_files, validator, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..engines import ENGINES
+from ..labels import edit_note
 from ._render import echo, error_line, json_line, manifest_tree, table
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
@@ -164,5 +165,8 @@ def _row(verdict) -> tuple:
     failing = c2pa and sum(bool(i.codes) for _, i in c2pa.walk_ingredients())
     if failing:  # c2pa keeps a file trusted when only an ingredient fails: the table must not
         state += f" ({failing} ingredient{'s' if failing > 1 else ''} failed)"
+    note = edit_note(c2pa)  # an AI edit's region: the table's one line for it
+    if note:
+        state += f" ({note})"
     return (verdict.evidence.path, state, watermark, wm and wm.content_id, verdict.label,
             verdict.action)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import threading
@@ -29,7 +30,15 @@ import warnings
 from collections.abc import Mapping
 
 from ..errors import InputError, one_line
-from ..evidence import Failure, Ingredient, ManifestEvidence, Signer
+from ..evidence import (
+    AI_SOURCE_TYPES,
+    AIEdit,
+    Failure,
+    Ingredient,
+    ManifestEvidence,
+    Region,
+    Signer,
+)
 from ..media import format_for_path, lookup, mime_for, read_file, sniff_format
 from .trust import TrustConfig, signer_eku_problem
 
@@ -55,6 +64,10 @@ _UNREADABLE_SIGNER = "its signing certificate cannot be read to check its extend
 #: every level); real files stay far below both.
 MAX_INGREDIENT_DEPTH = 32
 MAX_INGREDIENTS = 2000
+#: Regions of interest read from one manifest's edits; a real inpainting names a handful.
+MAX_REGIONS = 64
+#: Actions that open a manifest's story (they declare how the asset began, not an edit).
+_OPENING_ACTIONS = ("c2pa.created", "c2pa.opened")
 
 _contexts: dict[TrustConfig, object] = {}
 _contexts_lock = threading.Lock()
@@ -112,7 +125,8 @@ def read_manifest(
             embedded = detached is None and reader.is_embedded()
             signatures = _manifest_signatures(reader, report)
         certificates = {label: _certificate(_leaf_certificate(cose)) for label, cose in signatures.items()}
-        evidence = _evidence(report, embedded, certificates, _eku_refusals(report, certificates, trust))
+        evidence = _evidence(report, embedded, certificates, _eku_refusals(report, certificates, trust),
+                             size=lambda: _pixel_size(data))
         return evidence, (_detail(report, evidence, signatures) if detailed else None)
     except (c2pa.C2paError, ValueError, KeyError, TypeError, AttributeError) as err:
         return ManifestEvidence(state="error", reason=f"unreadable manifest report: {one_line(err)}"), None
@@ -166,8 +180,10 @@ def _remote(err, fetching_allowed: bool) -> ManifestEvidence:
                             reason=f"the manifest is remote{where}; {why}")
 
 
-def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[str, str]
-              ) -> ManifestEvidence:
+def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[str, str],
+              size=lambda: None) -> ManifestEvidence:
+    """``size()``: the file's width and height in pixels (None if not an image), asked only when an
+    edit declares regions to place."""
     label = report["active_manifest"]
     manifest = report["manifests"][label]
     results = report.get("validation_results") or {}
@@ -220,7 +236,120 @@ def _evidence(report: dict, embedded: bool, certificates: dict, refused: dict[st
         reason=refused.get(label),  # why trustgen refuses a signer c2pa trusted
         trustgen=generation,
         failures=failures,
+        ai_edits=_ai_edits(manifest, size),
     )
+
+
+def _ai_edits(manifest: dict, size=lambda: None) -> tuple[AIEdit, ...]:
+    """The AI edits a manifest's actions declare (``size``: see ``_evidence``)."""
+    edits = []
+    for assertion in manifest.get("assertions") or ():
+        if not isinstance(assertion, dict):
+            continue
+        body = assertion.get("data")
+        if assertion.get("label") in ("c2pa.actions", "c2pa.actions.v2") and isinstance(body, dict):
+            for act in body.get("actions") if isinstance(body.get("actions"), list) else ():
+                edit = _ai_edit(act, size)
+                if edit is not None:
+                    edits.append(edit)
+    return tuple(edits)
+
+
+def _ai_edit(act, size) -> AIEdit | None:
+    """An action other than the opening ``c2pa.created``/``c2pa.opened`` that declares an AI
+    source type, with the regions its ``changes`` name (``size``: see ``_evidence``); None for
+    any other action."""
+    if not isinstance(act, dict) or act.get("action") in _OPENING_ACTIONS:
+        return None
+    source_type = _clean(act.get("digitalSourceType"))
+    if source_type not in AI_SOURCE_TYPES or not isinstance(act.get("action"), str):
+        return None
+    agent, model, software = act.get("softwareAgent"), None, None
+    if isinstance(agent, dict):
+        model = agent.get("org.trustgen.model") if isinstance(agent.get("org.trustgen.model"), str) else None
+        name = " ".join(str(agent[k]) for k in ("name", "version") if isinstance(agent.get(k), (str, int, float)))
+        software = name or None
+    elif isinstance(agent, str):
+        software = agent
+    boxes = []
+    for change in act.get("changes") if isinstance(act.get("changes"), list) else ():
+        ranges = change.get("region") if isinstance(change, dict) else None
+        for roi in ranges if isinstance(ranges, list) else ():
+            box = _spatial_box(roi)
+            if box is not None and len(boxes) < MAX_REGIONS:
+                boxes.append(box)
+    found = size() if boxes else None
+    description = act.get("description")
+    return AIEdit(action=act["action"], digital_source_type=source_type, model=model or None,
+                  software=software, description=description if isinstance(description, str) else None,
+                  regions=tuple(_placed(box, found) for box in boxes))
+
+
+def _spatial_box(roi) -> tuple | None:
+    """``(x, y, width, height, shape, unit)`` of a spatial region of interest (a rectangle; a
+    circle's or polygon's bounding box); None for a temporal, textual or malformed one."""
+    if not isinstance(roi, dict) or roi.get("type", "spatial") != "spatial":
+        return None
+    shape = roi.get("shape")
+    if not isinstance(shape, dict):
+        return None
+    kind, unit = shape.get("type"), shape.get("unit", "pixel")
+    if unit not in ("pixel", "percent"):
+        return None
+    if kind == "polygon":
+        points = [(_number(v.get("x")), _number(v.get("y"))) for v in shape.get("vertices") or ()
+                  if isinstance(v, dict)] if isinstance(shape.get("vertices"), list) else []
+        if len(points) < 3 or any(c is None for p in points for c in p):
+            return None
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        x, y, w, h = min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+    elif kind in ("rectangle", "circle"):
+        origin = shape.get("origin") if isinstance(shape.get("origin"), dict) else {}
+        x, y = _number(origin.get("x")), _number(origin.get("y"))
+        w = _number(shape.get("width"))
+        h = _number(shape.get("height", shape.get("width") if kind == "circle" else None))
+        if None in (x, y, w, h):
+            return None
+        if kind == "circle":  # the origin is the centre, the width the diameter
+            x, y = x - w / 2, y - h / 2
+    else:
+        return None
+    if w <= 0 or h <= 0:
+        return None
+    return x, y, w, h, kind, unit
+
+
+def _placed(box: tuple, size: tuple[int, int] | None) -> Region:
+    """A declared box in the file's pixels, cut to the image where its size is known."""
+    x, y, w, h, shape, unit = box
+    if size is None:
+        return Region(x, y, w, h, shape=shape, unit=unit)
+    width, height = size
+    if unit == "percent":
+        x, w, y, h = x * width / 100, w * width / 100, y * height / 100, h * height / 100
+    left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    right, bottom = max(min(x + w, width), left), max(min(y + h, height), top)
+    clipped = (left, top, right, bottom) != (x, y, x + w, y + h)
+    return Region(round(left, 2), round(top, 2), round(right - left, 2), round(bottom - top, 2),
+                  shape=shape, clipped=clipped)
+
+
+def _number(value) -> float | None:
+    """A finite JSON number; None for anything else (a string, a boolean, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _pixel_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the image's header, without decoding; None if Pillow cannot read it."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - not an image (a PDF, a video) or a damaged one: no size
+        return None
 
 
 def _detail(report: dict, evidence: ManifestEvidence, signatures: dict[str, bytes]) -> dict:
@@ -385,6 +514,7 @@ class _Tree:
                 signer=(_name(self.certificates.get(child), "subject", "COMMON_NAME")
                         or ((own or {}).get("signature_info") or {}).get("common_name")),
                 ingredients=nested,
+                ai_edits=_ai_edits(own or {}),
             ))
         return tuple(out)
 
