@@ -20,6 +20,7 @@ demo: venv
 	@$(BIN)/trustgen keys show >/dev/null 2>&1 || $(BIN)/trustgen keys init
 	$(BIN)/trustgen generate -n 4 --seed 2026 --out $(DEMO) --overwrite
 	$(BIN)/trustgen verify $(DEMO)
+	$(BIN)/trustgen watermark detect --latent $(DEMO)/*.png
 
 test: venv
 	$(BIN)/python -m pytest

@@ -144,6 +144,10 @@ REASONS: dict[str, str] = {
     "watermark.damaged": "A trustgen watermark from this verifier's own issuer {issuer} is present "
                          "(p-value {p_value:.1e}), but its keyed payload did not decode (a damaged copy).",
     "watermark.absent": "No known watermark was found{searched}.",
+    "watermark.latent-found": "A latent watermark was read by inverting model {model} (content id "
+                              "{content_id}, p-value {p_value:.1e}).",
+    "watermark.latent-mismatch": "The latent watermark names content id {latent}, the post-hoc "
+                                 "watermark {posthoc}: one of them was copied or forged.",
     "watermark.not-checked": "The watermark was not checked.",
     "watermark.not-applicable": "No watermark scheme can read an image this small.",
     "watermark.media-type": "The watermark is not applicable to this media type ({media}).",

@@ -417,7 +417,7 @@ def classify(evidence: Evidence, *, no_pixels: str | None = None,
             message = message[len(evidence.path) + 2:]
         return "error", [reason("file.unreadable", message=message)]
     m, wm, det = evidence.c2pa, evidence.watermark, evidence.detector
-    found = wm is not None and wm.detected
+    found = wm is not None and (wm.detected or _latent_found(wm))
     reasons: list[Reason] = []
 
     if m is not None and m.state == "trusted":
@@ -689,7 +689,26 @@ def _parent(ingredients) -> Ingredient | None:
     return next((i for i in ingredients if i.relationship == "parentOf"), None)
 
 
+def _latent_found(wm) -> bool:
+    return wm.latent is not None and wm.latent.detected
+
+
 def _watermark_reasons(wm, *, only_found: bool = False) -> list[Reason]:
+    """The post-hoc mark's reasons, then the latent mark's when it was read (a latent mark
+    found makes the post-hoc mark's absence no finding of its own)."""
+    if wm is None or not _latent_found(wm):
+        return _posthoc_reasons(wm, only_found=only_found)
+    lat = wm.latent
+    out = _posthoc_reasons(wm, only_found=True)
+    out.append(reason("watermark.latent-found", model=lat.model, content_id=lat.content_id,
+                      p_value=lat.p_value))
+    if lat.ids_agree is False:
+        out.append(reason("watermark.latent-mismatch", latent=lat.content_id,
+                          posthoc=wm.content_id))
+    return out
+
+
+def _posthoc_reasons(wm, *, only_found: bool = False) -> list[Reason]:
     if wm is None:
         return [] if only_found else [reason("watermark.not-checked")]
     if wm.detected:
@@ -714,10 +733,11 @@ def _content_id_check(m: ManifestEvidence, wm) -> list[Reason]:
     claimed = (m.trustgen or {}).get("content_id")
     if not claimed or wm is None:
         return []
-    if not wm.detected:
+    if not wm.detected and not _latent_found(wm):
         return [reason("content-id.unmarked", claimed=claimed)]
-    if wm.content_id and wm.content_id != claimed:
-        return [reason("content-id.mismatch", claimed=claimed, found=wm.content_id)]
+    found = wm.content_id if wm.detected else wm.latent.content_id
+    if found and found != claimed:
+        return [reason("content-id.mismatch", claimed=claimed, found=found)]
     return []
 
 

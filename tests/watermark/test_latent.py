@@ -186,3 +186,32 @@ def test_can_invert(tiny_unconditional, tiny_text_to_image, default_pipe):
     assert latent.can_invert(default_pipe)
     assert not latent.can_invert(DiffusionPipeline.from_pretrained(tiny_unconditional))  # pixels
     assert not latent.can_invert(DiffusionPipeline.from_pretrained(tiny_text_to_image))  # x0-pred
+
+
+def test_a_latent_mark_alone_labels_the_copy(generated, identity, tmp_path):
+    """A stripped copy shrunk to 256 px and saved as JPEG 50 loses the post-hoc mark; a policy
+    that inverts the default model still labels it an AI watermark, and says which mark read."""
+    import io
+
+    from trustgen import Verifier
+    from trustgen.generate import default_model_path
+
+    text = (Path(__file__).resolve().parents[2] / "policies" / "default.toml").read_text()
+    policy = tmp_path / "latent.toml"
+    policy.write_text(text.replace("latent_models = []",
+                                   f"latent_models = [{str(default_model_path())!r}]"))
+    _, out, path = generated
+    buf = io.BytesIO()
+    Image.open(path).convert("RGB").resize((256, 256)).save(buf, "JPEG", quality=50)
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes(buf.getvalue())
+    verdict = Verifier(policy, identity=identity, detector=False, use_stores=False).verify(copy)
+    wm = verdict.evidence.watermark
+    assert not wm.detected and wm.latent.detected
+    assert verdict.label == "ai-watermark"
+    codes = [r.code for r in verdict.reasons]
+    assert "watermark.latent-found" in codes and "watermark.absent" not in codes
+    assert out.provenance.content_id in next(r.text for r in verdict.reasons
+                                             if r.code == "watermark.latent-found")
+    plain = Verifier("default", identity=identity, detector=False, use_stores=False).verify(copy)
+    assert plain.label == "no-evidence"  # the shipped policies do not invert

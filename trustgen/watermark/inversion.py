@@ -21,13 +21,18 @@ STEPS = 10
 @lru_cache(maxsize=2)
 def load(path: str):
     """The diffusers pipeline in folder ``path`` (cached: loading costs more than reading)."""
-    from diffusers import DiffusionPipeline
+    import diffusers
 
     folder = Path(path)
     if not (folder / "model_index.json").is_file():
         raise InputError("not a diffusers model folder (no model_index.json)", path=path)
     try:
-        pipe = DiffusionPipeline.from_pretrained(str(folder))
+        diffusers.utils.logging.set_verbosity_error()  # a reading prints its table, no chatter
+        diffusers.utils.logging.disable_progress_bar()
+        try:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(str(folder), local_files_only=True)
+        finally:
+            diffusers.utils.logging.enable_progress_bar()
     except (OSError, ValueError, ImportError) as err:
         raise InputError(f"cannot load the model: {err}", path=path) from None
     if not can_invert(pipe):
