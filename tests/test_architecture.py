@@ -18,7 +18,7 @@ LAYERS = {
     "evidence": {"errors"},
     "labels": {"evidence"},
     "media": {"errors", "evidence"},
-    "watermark": {"errors", "evidence", "media"},
+    "watermark": {"errors", "evidence", "media", "pipelines"},
     "credentials": {"errors", "evidence", "media", "_version"},
     "config": {"errors", "credentials"},
     "policy": {"errors", "evidence", "labels", "watermark", "credentials"},
@@ -27,7 +27,7 @@ LAYERS = {
     "softbinding": {"errors", "fingerprint"},
     "store": {"errors", "evidence", "media", "credentials", "fingerprint", "softbinding", "watermark"},
     "recovery": {"errors", "media", "fingerprint", "softbinding", "credentials", "store"},
-    "pipelines": {"errors"},
+    "pipelines": {"errors", "media"},
     "service": {"errors", "evidence", "media", "policy", "verify", "report", "credentials", "_version",
                 "store"},
 }

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import InputError, missing_extra
+from .errors import InputError
 from .evidence import Provenance
 from .media import atomic_write, encode_image, sha256_hex, writable_format
 from .pipelines import Family, Request, adapters, family_for
@@ -184,40 +184,13 @@ class TrustedPipeline:
 
         ``path=None`` loads trustgen's embedded default model; ``device`` moves it there.
         """
-        from .media import read_file
+        from .pipelines.load import check_device, load_folder
 
         folder = Path(path) if path is not None else default_model_path()
-        if not folder.exists():
-            raise InputError("no such model folder", path=folder)
-        if not folder.is_dir():
-            raise InputError("not a folder; expected a diffusers pipeline folder", path=folder)
-        if not (folder / "model_index.json").is_file():
-            raise InputError("no model_index.json: not a diffusers pipeline folder", path=folder)
-        read_file(folder / "model_index.json")
-        try:
-            import diffusers
-            import torch
-        except ImportError as err:
-            raise missing_extra(err, "generating images") from None
-
         if device is not None:  # a device string torch cannot parse is refused before loading
-            try:
-                torch.device(device)
-            except (RuntimeError, ValueError, TypeError) as err:
-                raise InputError(f"cannot use device {str(device)!r}: {_first_line(err)}") from None
-        diffusers.utils.logging.set_verbosity_error()
-        # progress_bar=False silences the loading bars too, diffusers' and transformers' own
-        loggers = [] if kwargs.get("progress_bar", True) else _bar_loggers()
-        for logger in loggers:
-            logger.disable_progress_bar()
-        try:  # float32 on the CPU by default, whatever the stored precision (ours is float16)
-            pipe = diffusers.DiffusionPipeline.from_pretrained(
-                str(folder), local_files_only=True, dtype=kwargs.pop("dtype", torch.float32))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            raise InputError(f"cannot load the pipeline: {_first_line(err)}", path=folder) from None
-        finally:
-            for logger in loggers:
-                logger.enable_progress_bar()
+            check_device(device)
+        pipe = load_folder(folder, dtype=kwargs.pop("dtype", None),
+                           quiet=not kwargs.get("progress_bar", True))
         kwargs.setdefault("model_id", "trustgen-default" if path is None else folder.name)
         wrapped = cls(pipe, **kwargs)
         return wrapped if device is None else wrapped.to(device)
@@ -228,7 +201,9 @@ class TrustedPipeline:
         try:
             self.pipeline.to(device)
         except (RuntimeError, ValueError, TypeError, AssertionError) as err:
-            raise InputError(f"cannot use device {str(device)!r}: {_first_line(err)}") from None
+            from .pipelines.load import first_line
+
+            raise InputError(f"cannot use device {str(device)!r}: {first_line(err)}") from None
         return self
 
     @property
@@ -494,22 +469,3 @@ def _decoded(data: bytes):
 def _model_id(pipeline: Any) -> str:
     name = getattr(getattr(pipeline, "config", None), "_name_or_path", None)
     return Path(name).name if name else type(pipeline).__name__
-
-
-def _bar_loggers() -> list:
-    """The logging modules whose progress bars are on now (diffusers', transformers')."""
-    import diffusers
-
-    loggers = [diffusers.utils.logging]
-    try:
-        import transformers
-
-        loggers.append(transformers.utils.logging)
-    except ImportError:
-        pass
-    return [logger for logger in loggers if logger.is_progress_bar_enabled()]
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -21,20 +21,9 @@ STEPS = 10
 @lru_cache(maxsize=2)
 def load(path: str):
     """The diffusers pipeline in folder ``path`` (cached: loading costs more than reading)."""
-    import diffusers
+    from ..pipelines.load import load_folder
 
-    folder = Path(path)
-    if not (folder / "model_index.json").is_file():
-        raise InputError("not a diffusers model folder (no model_index.json)", path=path)
-    try:
-        diffusers.utils.logging.set_verbosity_error()  # a reading prints its table, no chatter
-        diffusers.utils.logging.disable_progress_bar()
-        try:
-            pipe = diffusers.DiffusionPipeline.from_pretrained(str(folder), local_files_only=True)
-        finally:
-            diffusers.utils.logging.enable_progress_bar()
-    except (OSError, ValueError, ImportError) as err:
-        raise InputError(f"cannot load the model: {err}", path=path) from None
+    pipe = load_folder(Path(path), quiet=True, purpose="reading latent watermarks")
     if not can_invert(pipe):
         raise InputError(f"{type(pipe).__name__} with {type(pipe.scheduler).__name__} cannot be "
                          "inverted (an unconditional latent model with a deterministic scheduler, "
